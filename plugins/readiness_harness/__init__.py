@@ -1,0 +1,1 @@
+"""Readiness harness: pytest plugin, embedded servers, readiness report and CLI."""

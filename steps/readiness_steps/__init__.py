@@ -1,0 +1,1 @@
+"""pytest-bdd step definitions for the readiness checklist, one module per area."""
