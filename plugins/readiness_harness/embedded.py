@@ -61,10 +61,7 @@ def _wheel_postgres_bin() -> Path:
 
 def _traversable_by_others(path: Path) -> bool:
     """True when every directory above `path` lets other users in (o+x)."""
-    for parent in [path, *path.parents]:
-        if not parent.stat().st_mode & stat.S_IXOTH:
-            return False
-    return True
+    return all(parent.stat().st_mode & stat.S_IXOTH for parent in [path, *path.parents])
 
 
 def _postgres_bin_for(user: str | None) -> Path:
@@ -95,8 +92,9 @@ def _ensure_system_user(name: str) -> pwd.struct_passwd:
         return pwd.getpwnam(name)
     except KeyError:
         pass
+    useradd = shutil.which("useradd") or "/usr/sbin/useradd"
     result = subprocess.run(
-        ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+        [useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
         capture_output=True,
         text=True,
         check=False,
@@ -184,8 +182,10 @@ class EmbeddedPostgres:
             self._prepare_dirs()
             self._run(
                 "initdb",
-                "-D", str(self.data_dir),
-                "-U", self.superuser,
+                "-D",
+                str(self.data_dir),
+                "-U",
+                self.superuser,
                 "--auth=trust",
                 "--encoding=UTF8",
                 "--no-sync",
@@ -195,8 +195,17 @@ class EmbeddedPostgres:
             "-c max_connections=300 -c shared_buffers=128MB"
         )
         self._run(
-            "pg_ctl", "start", "-w", "-t", str(int(STARTUP_TIMEOUT_S)),
-            "-D", str(self.data_dir), "-l", str(self.log_file), "-o", options,
+            "pg_ctl",
+            "start",
+            "-w",
+            "-t",
+            str(int(STARTUP_TIMEOUT_S)),
+            "-D",
+            str(self.data_dir),
+            "-l",
+            str(self.log_file),
+            "-o",
+            options,
         )
         _wait_until(self._accepts_connections, f"PostgreSQL on port {self.port}")
         self._create_database()
@@ -215,9 +224,7 @@ class EmbeddedPostgres:
         from psycopg import sql
 
         with psycopg.connect(self.admin_url(), autocommit=True) as conn:
-            exists = conn.execute(
-                "SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)
-            ).fetchone()
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)).fetchone()
             if not exists:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.database)))
 
@@ -241,9 +248,7 @@ class EmbeddedRedis:
 
     port: int = field(default_factory=free_port)
     host: str = "127.0.0.1"
-    base_dir: Path = field(
-        default_factory=lambda: Path(tempfile.mkdtemp(prefix="readiness-redis-"))
-    )
+    base_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="readiness-redis-")))
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -264,12 +269,18 @@ class EmbeddedRedis:
         self.process = subprocess.Popen(
             [
                 str(self.server_binary()),
-                "--port", str(self.port),
-                "--bind", self.host,
-                "--save", "",
-                "--appendonly", "no",
-                "--dir", str(self.base_dir),
-                "--protected-mode", "yes",
+                "--port",
+                str(self.port),
+                "--bind",
+                self.host,
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.base_dir),
+                "--protected-mode",
+                "yes",
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -1,0 +1,98 @@
+"""HTTP clients the steps use through fixtures: deliveries and the admin API.
+
+`WebhookClient` sends one delivery, the same delivery again and again, or many at once
+(real concurrency: one connection per in-flight request). `AdminClient` reads
+purchases and the audit trail with the bearer token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from .gateway_events import Delivery
+
+DEFAULT_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class Reply:
+    status_code: int
+    body: dict[str, Any]
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status_code < 300
+
+
+def _reply(response: httpx.Response) -> Reply:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {"raw": response.text[:500]}
+    return Reply(response.status_code, body if isinstance(body, dict) else {"value": body})
+
+
+class WebhookClient:
+    def __init__(self, base_url: str, timeout: float = DEFAULT_TIMEOUT_S) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._client = httpx.Client(base_url=self.base_url, timeout=timeout)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def send(self, delivery: Delivery) -> Reply:
+        return _reply(self._client.post(delivery.path, content=delivery.body, headers=delivery.headers))
+
+    def send_repeatedly(self, delivery: Delivery, times: int) -> list[Reply]:
+        return [self.send(delivery) for _ in range(times)]
+
+    def send_concurrently(self, deliveries: list[Delivery]) -> list[Reply]:
+        """All deliveries in flight at once, each on its own connection."""
+        return asyncio.run(self._send_all(deliveries))
+
+    async def _send_all(self, deliveries: list[Delivery]) -> list[Reply]:
+        limits = httpx.Limits(max_connections=len(deliveries), max_keepalive_connections=0)
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout, limits=limits) as client:
+            start = asyncio.Event()
+
+            async def one(delivery: Delivery) -> Reply:
+                await start.wait()
+                response = await client.post(delivery.path, content=delivery.body, headers=delivery.headers)
+                return _reply(response)
+
+            tasks = [asyncio.create_task(one(delivery)) for delivery in deliveries]
+            await asyncio.sleep(0)
+            start.set()
+            return list(await asyncio.gather(*tasks))
+
+    def get(self, path: str) -> Reply:
+        return _reply(self._client.get(path))
+
+    def get_text(self, path: str) -> tuple[int, str]:
+        response = self._client.get(path)
+        return response.status_code, response.text
+
+
+class AdminClient:
+    def __init__(self, base_url: str, token: str, timeout: float = DEFAULT_TIMEOUT_S) -> None:
+        self._client = httpx.Client(
+            base_url=base_url.rstrip("/"), timeout=timeout, headers={"Authorization": f"Bearer {token}"}
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def purchase(self, payment_id: str) -> Reply:
+        return _reply(self._client.get(f"/purchases/{payment_id}"))
+
+    def audit(self, payment_id: str) -> list[dict[str, Any]]:
+        reply = _reply(self._client.get("/audit", params={"payment_id": payment_id}))
+        if reply.status_code != 200:
+            raise AssertionError(f"GET /audit answered {reply.status_code}: {reply.body}")
+        entries: list[dict[str, Any]] = reply.body["entries"]
+        return entries

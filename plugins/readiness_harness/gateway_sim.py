@@ -1,0 +1,74 @@
+"""The payment gateway, played by the harness: builds, signs and sends deliveries.
+
+Steps ask this fixture for "a capture for this payment" and never see secrets,
+signatures or sockets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from .clients import Reply, WebhookClient
+from .gateway_events import Delivery, EventFactory, GatewayName, Payment, Signer
+from .options import new_standard_secret
+from .stack import Target
+
+SECRET_FOR: dict[str, str] = {
+    "standard": "PAYMENTS_WEBHOOK_SECRET",
+    "stripe": "STRIPE_WEBHOOK_SECRET",
+}
+
+
+class GatewaySimulator:
+    def __init__(self, target: Target, client: WebhookClient) -> None:
+        self.target = target
+        self.client = client
+        self.events = EventFactory()
+        self.signer = Signer(target.secrets)
+
+    def require(self, gateway: str) -> GatewayName:
+        """Skip (not measured) when this target cannot be sent signed events of `gateway`."""
+        if gateway not in ("stripe", "paypal", "standard"):
+            raise pytest.UsageError(f"unknown gateway {gateway!r}: use stripe, paypal or standard")
+        if self.target.embedded:
+            return gateway  # type: ignore[return-value]
+        if gateway == "paypal":
+            pytest.skip(
+                "PayPal events are signed by PayPal; a deployed target can only be "
+                "checked for PayPal through its own sandbox (embedded default does)"
+            )
+        secret = SECRET_FOR[gateway]
+        if secret in self.target.secrets.generated:
+            pytest.skip(f"set {secret} to the target's secret to send it signed {gateway} events")
+        return gateway  # type: ignore[return-value]
+
+    def capture(self, payment: Payment, event_id: str | None = None) -> Delivery:
+        return self.signer.sign(payment.gateway, self.events.capture(payment, event_id))
+
+    def refund(self, payment: Payment) -> Delivery:
+        return self.signer.sign(payment.gateway, self.events.refund(payment))
+
+    def other(self, payment: Payment, event_type: str) -> Delivery:
+        return self.signer.sign(payment.gateway, self.events.other(payment, event_type))
+
+    def forged_capture(self, payment: Payment) -> Delivery:
+        """A capture signed with a key that is not the shared secret."""
+        wrong = new_standard_secret() if payment.gateway == "standard" else "whsec_forged"
+        return self.signer.sign(payment.gateway, self.events.capture(payment), secret=wrong)
+
+    def unsigned_capture(self, payment: Payment) -> Delivery:
+        return self.signer.unsigned(payment.gateway, self.events.capture(payment))
+
+    def signed(self, gateway: GatewayName, payload: dict[str, Any], **kwargs: Any) -> Delivery:
+        return self.signer.sign(gateway, payload, **kwargs)
+
+    def send(self, delivery: Delivery) -> Reply:
+        return self.client.send(delivery)
+
+    def send_repeatedly(self, delivery: Delivery, times: int) -> list[Reply]:
+        return self.client.send_repeatedly(delivery, times)
+
+    def send_concurrently(self, deliveries: list[Delivery]) -> list[Reply]:
+        return self.client.send_concurrently(deliveries)

@@ -1,0 +1,59 @@
+"""The gateway-agnostic standard event every gateway's payload is mapped to."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+CAPTURED = "payment.captured"
+REFUNDED = "payment.refunded"
+EventType = Literal["payment.captured", "payment.refunded"]
+Gateway = Literal["stripe", "paypal", "standard"]
+
+
+class StandardEvent(BaseModel):
+    """`{"id", "type", "gateway", "payment_id", "user_id", "pack_type", "amount",
+    "currency", "occurred_at"}` as DESIGN.md defines it. Captures need user and pack."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str = Field(min_length=1, max_length=255)
+    type: str = Field(min_length=1, max_length=100)
+    gateway: str = Field(default="standard", min_length=1, max_length=50)
+    payment_id: str = Field(min_length=1, max_length=255)
+    user_id: str | None = Field(default=None, max_length=255)
+    pack_type: str | None = Field(default=None, max_length=50)
+    amount: int | None = Field(default=None, ge=0)
+    currency: str | None = Field(default=None, max_length=10)
+    occurred_at: datetime | None = None
+
+
+class IgnoredEvent(BaseModel):
+    """A verified event of a type this service does not act on (still audited)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    type: str
+    payment_id: str | None = None
+
+
+class InvalidEvent(ValueError):
+    """A verified payload that cannot be mapped: 400/422 with this message, audited."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int = 400,
+        event_id: str | None = None,
+        event_type: str | None = None,
+        payment_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.event_id = event_id
+        self.event_type = event_type
+        self.payment_id = payment_id

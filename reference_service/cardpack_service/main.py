@@ -1,0 +1,47 @@
+"""The FastAPI application factory: `uvicorn cardpack_service.main:create_app --factory`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import redis.asyncio as aioredis
+from fastapi import FastAPI
+
+from . import __version__, db
+from .config import Settings, get_settings
+from .routes import admin, health, webhooks
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = db.make_pool(settings)
+        await pool.open(wait=True, timeout=30)
+        await db.apply_schema(pool)
+        app.state.pool = pool
+        app.state.redis = aioredis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1)
+        if not settings.require_webhook_signature:
+            logger.warning("REQUIRE_WEBHOOK_SIGNATURE=false: webhook signatures are NOT checked")
+        try:
+            yield
+        finally:
+            await app.state.redis.aclose()
+            await pool.close()
+
+    app = FastAPI(
+        title="Card-pack payment webhook service",
+        version=__version__,
+        description="Reference service: delivers artist-card packs exactly once per payment.",
+        lifespan=lifespan,
+    )
+    app.dependency_overrides[get_settings] = lambda: settings
+    app.include_router(webhooks.router)
+    app.include_router(admin.router)
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,49 @@
+"""Liveness, readiness (database, redis, version, counts) and Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from psycopg import Error as DatabaseError
+from psycopg_pool import PoolTimeout
+from redis.exceptions import RedisError
+
+from .. import __version__, db
+from ..deps import PoolDep, RedisDep
+from ..metrics import DEPENDENCY_ERRORS, render
+
+router = APIRouter(tags=["health"])
+
+STATUS_TIMEOUT_S = 3.0
+
+
+@router.get("/health")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/status", responses={503: {"description": "A dependency is down"}})
+async def status(pool: PoolDep, redis: RedisDep) -> JSONResponse:
+    body: dict[str, Any] = {"database": "ok", "redis": "ok", "version": __version__}
+    try:
+        body["counts"] = await asyncio.wait_for(db.fetch_counts(pool), STATUS_TIMEOUT_S)
+    except (DatabaseError, PoolTimeout, TimeoutError):
+        DEPENDENCY_ERRORS.labels("database").inc()
+        body["database"] = "down"
+        body["counts"] = None
+    try:
+        await asyncio.wait_for(redis.ping(), STATUS_TIMEOUT_S)
+    except (RedisError, OSError, TimeoutError):
+        DEPENDENCY_ERRORS.labels("redis").inc()
+        body["redis"] = "down"
+    healthy = body["database"] == "ok" and body["redis"] == "ok"
+    return JSONResponse(status_code=200 if healthy else 503, content=body)
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics() -> Response:
+    payload, content_type = render()
+    return Response(content=payload, media_type=content_type)
