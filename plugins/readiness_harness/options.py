@@ -93,7 +93,9 @@ def _check_url(value: str | None, source: str, schemes: tuple[str, ...]) -> str 
         return None
     parsed = urlparse(value)
     if parsed.scheme not in schemes or not parsed.hostname:
-        raise pytest.UsageError(f"{source} must be a {' or '.join(schemes)} URL with a host, got {redact(value)!r}")
+        raise pytest.UsageError(
+            f"{source} must be a {' or '.join(schemes)} URL with a host, got {redact(value)!r}"
+        )
     return value
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from .checklist import ChecklistRecorder
 from .clients import AdminClient, WebhookClient
 from .collection import collect_feature, register_markers
 from .gateway_sim import GatewaySimulator
@@ -26,16 +27,35 @@ pytest_plugins = (
 )
 
 SETTINGS_KEY = pytest.StashKey[HarnessSettings]()
+RECORDER_KEY = pytest.StashKey[ChecklistRecorder]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
+    parser.getgroup("readiness").addoption(
+        "--checklist-json",
+        dest="readiness_checklist_json",
+        default=None,
+        metavar="PATH",
+        help="write every checklist line with its state and evidence to PATH as JSON",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     settings = resolve_settings(config)
     config.stash[SETTINGS_KEY] = settings
     register_markers(config, settings.features_dir)
+    recorder = ChecklistRecorder()
+    config.stash[RECORDER_KEY] = recorder
+    config.pluginmanager.register(recorder, "readiness-checklist")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    path = session.config.getoption("readiness_checklist_json")
+    if path:
+        settings = session.config.stash[SETTINGS_KEY]
+        target = settings.target_url or "embedded reference service"
+        session.config.stash[RECORDER_KEY].write(Path(path), target)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

@@ -1,0 +1,3 @@
+"""Shared configuration for the harness's own tests."""
+
+pytest_plugins = ["pytester"]
