@@ -8,7 +8,7 @@ purchases and the audit trail with the bearer token.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -22,18 +22,19 @@ DEFAULT_TIMEOUT_S = 30.0
 class Reply:
     status_code: int
     body: dict[str, Any]
+    delivery: Delivery | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
         return 200 <= self.status_code < 300
 
 
-def _reply(response: httpx.Response) -> Reply:
+def _reply(response: httpx.Response, delivery: Delivery | None = None) -> Reply:
     try:
         body = response.json()
     except ValueError:
         body = {"raw": response.text[:500]}
-    return Reply(response.status_code, body if isinstance(body, dict) else {"value": body})
+    return Reply(response.status_code, body if isinstance(body, dict) else {"value": body}, delivery)
 
 
 class WebhookClient:
@@ -46,7 +47,9 @@ class WebhookClient:
         self._client.close()
 
     def send(self, delivery: Delivery) -> Reply:
-        return _reply(self._client.post(delivery.path, content=delivery.body, headers=delivery.headers))
+        return _reply(
+            self._client.post(delivery.path, content=delivery.body, headers=delivery.headers), delivery
+        )
 
     def send_repeatedly(self, delivery: Delivery, times: int) -> list[Reply]:
         return [self.send(delivery) for _ in range(times)]
@@ -63,7 +66,7 @@ class WebhookClient:
             async def one(delivery: Delivery) -> Reply:
                 await start.wait()
                 response = await client.post(delivery.path, content=delivery.body, headers=delivery.headers)
-                return _reply(response)
+                return _reply(response, delivery)
 
             tasks = [asyncio.create_task(one(delivery)) for delivery in deliveries]
             await asyncio.sleep(0)
@@ -90,8 +93,15 @@ class AdminClient:
     def purchase(self, payment_id: str) -> Reply:
         return _reply(self._client.get(f"/purchases/{payment_id}"))
 
-    def audit(self, payment_id: str) -> list[dict[str, Any]]:
-        reply = _reply(self._client.get("/audit", params={"payment_id": payment_id}))
+    def get_with_token(self, path: str, token: str | None) -> Reply:
+        """GET `path` with the given bearer token (or none), not the admin's."""
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+        with httpx.Client(base_url=self._client.base_url, timeout=self._client.timeout) as bare:
+            return _reply(bare.get(path, headers=headers))
+
+    def audit(self, payment_id: str | None = None, event_id: str | None = None) -> list[dict[str, Any]]:
+        params = {key: value for key, value in (("payment_id", payment_id), ("event_id", event_id)) if value}
+        reply = _reply(self._client.get("/audit", params=params))
         if reply.status_code != 200:
             raise AssertionError(f"GET /audit answered {reply.status_code}: {reply.body}")
         entries: list[dict[str, Any]] = reply.body["entries"]

@@ -233,8 +233,21 @@ class Signer:
         secret: str | None = None,
     ) -> Delivery:
         body = json.dumps(payload, separators=(",", ":")).encode()
+        return self.sign_raw(
+            gateway, body, event_id=str(payload.get("id", "")), timestamp=timestamp, secret=secret
+        )
+
+    def sign_raw(
+        self,
+        gateway: GatewayName,
+        body: bytes,
+        *,
+        event_id: str = "",
+        timestamp: float | None = None,
+        secret: str | None = None,
+    ) -> Delivery:
+        """Sign exact bytes (even ones that are not JSON), as the gateway would."""
         signed_at = time.time() if timestamp is None else timestamp
-        event_id = str(payload.get("id", ""))
         headers = {"Content-Type": "application/json"}
         if gateway == "standard":
             webhook = Webhook(secret or self.secrets.payments_webhook_secret)

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from . import tampering
 from .clients import Reply, WebhookClient
 from .gateway_events import Delivery, EventFactory, GatewayName, Payment, Signer
-from .options import new_standard_secret
 from .stack import Target
 
 SECRET_FOR: dict[str, str] = {
@@ -55,8 +55,31 @@ class GatewaySimulator:
 
     def forged_capture(self, payment: Payment) -> Delivery:
         """A capture signed with a key that is not the shared secret."""
-        wrong = new_standard_secret() if payment.gateway == "standard" else "whsec_forged"
-        return self.signer.sign(payment.gateway, self.events.capture(payment), secret=wrong)
+        return self.defective_capture(payment, "a signature made with the wrong secret")
+
+    def defective_capture(self, payment: Payment, defect: str) -> Delivery:
+        return tampering.defective_capture(self.signer, payment, defect)
+
+    def sensitive_values(self, delivery: Delivery) -> list[str]:
+        secrets = self.target.secrets.service_environment()
+        return tampering.sensitive_values(
+            delivery,
+            [
+                secrets[name]
+                for name in (
+                    "PAYMENTS_WEBHOOK_SECRET",
+                    "STRIPE_WEBHOOK_SECRET",
+                    "ADMIN_TOKEN",
+                    "PAYPAL_CLIENT_SECRET",
+                )
+            ],
+        )
+
+    def counts(self) -> dict[str, int]:
+        """Row counts the service reports on /status (cards, purchases, artists)."""
+        reply = self.client.get("/status")
+        counts: dict[str, int] = reply.body.get("counts") or {}
+        return counts
 
     def unsigned_capture(self, payment: Payment) -> Delivery:
         return self.signer.unsigned(payment.gateway, self.events.capture(payment))

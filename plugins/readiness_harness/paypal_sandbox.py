@@ -30,8 +30,12 @@ SANDBOX_API_BASE = "https://api-m.sandbox.paypal.com"
 
 
 def _canonical(body: bytes | str) -> bytes:
-    """Both sides checksum the event's canonical JSON, so transport re-encoding is moot."""
-    return json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    """Both sides checksum the event's canonical JSON, so transport re-encoding is moot;
+    a body that is not JSON is checksummed as it is."""
+    try:
+        return json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    except ValueError:
+        return body.encode() if isinstance(body, str) else body
 
 
 def transmission_signature(key: str, transmission_id: str, sent_at: str, webhook_id: str, body: bytes) -> str:

@@ -24,6 +24,7 @@ pytest_plugins = (
     "readiness_steps.common",
     "readiness_steps.gateway",
     "readiness_steps.smoke",
+    "readiness_steps.security",
 )
 
 SETTINGS_KEY = pytest.StashKey[HarnessSettings]()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -129,25 +129,33 @@ async def fetch_purchase(
 
 
 async def fetch_audit(
-    pool: AsyncConnectionPool[AsyncConnection[Any]], payment_id: str | None, limit: int
+    pool: AsyncConnectionPool[AsyncConnection[Any]],
+    *,
+    payment_id: str | None = None,
+    event_id: str | None = None,
+    limit: int = 1000,
 ) -> list[dict[str, Any]]:
-    query = (
-        "SELECT event_id, gateway, event_type AS type, payment_id, outcome, detail, received_at"
-        " FROM audit_log"
-    )
-    params: tuple[Any, ...]
-    if payment_id is None:
-        query += " ORDER BY audit_id DESC LIMIT %s"
-        params = (limit,)
-    else:
-        query += " WHERE payment_id = %s ORDER BY audit_id LIMIT %s"
-        params = (payment_id, limit)
+    """Audit entries, oldest first: for a payment, for an event id, or the newest `limit`."""
+    filters = {"payment_id": payment_id, "event_id": event_id}
+    conditions = [
+        sql.SQL("{} = {}").format(sql.Identifier(column), sql.Placeholder())
+        for column, value in filters.items()
+        if value is not None
+    ]
+    params: list[Any] = [value for value in filters.values() if value is not None]
+    where = sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("")
+    query = sql.SQL(
+        "SELECT * FROM (SELECT audit_id, event_id, gateway, event_type AS type, payment_id,"
+        " outcome, detail, received_at FROM audit_log{where}"
+        " ORDER BY audit_id DESC LIMIT %s) AS newest ORDER BY audit_id"
+    ).format(where=where)
+    params.append(limit)
     async with pool.connection() as conn:
         cur = conn.cursor(row_factory=dict_row)
         await cur.execute(query, params)
         rows = await cur.fetchall()
-    if payment_id is None:
-        rows.reverse()  # oldest first, as for a single payment
+    for row in rows:
+        del row["audit_id"]
     return rows
 
 

@@ -66,6 +66,9 @@ async def get_purchase(payment_id: str, pool: PoolDep) -> dict[str, Any]:
 async def get_audit(
     pool: PoolDep,
     payment_id: Annotated[str | None, Query(max_length=255)] = None,
+    event_id: Annotated[str | None, Query(max_length=255)] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> dict[str, Any]:
-    return {"entries": await db.fetch_audit(pool, payment_id, limit)}
+    """Entries oldest first; filtered by payment and/or event id, else the newest `limit`."""
+    entries = await db.fetch_audit(pool, payment_id=payment_id, event_id=event_id, limit=limit)
+    return {"entries": entries}
