@@ -26,6 +26,7 @@ class Reply:
 
     @property
     def ok(self) -> bool:
+        """2xx. A transport error (no HTTP answer at all) has status_code 0."""
         return 200 <= self.status_code < 300
 
 
@@ -65,7 +66,12 @@ class WebhookClient:
 
             async def one(delivery: Delivery) -> Reply:
                 await start.wait()
-                response = await client.post(delivery.path, content=delivery.body, headers=delivery.headers)
+                try:
+                    response = await client.post(
+                        delivery.path, content=delivery.body, headers=delivery.headers
+                    )
+                except httpx.TransportError as exc:  # cut connection, refused, timeout
+                    return Reply(0, {"error": f"{type(exc).__name__}: {exc}"}, delivery)
                 return _reply(response, delivery)
 
             tasks = [asyncio.create_task(one(delivery)) for delivery in deliveries]

@@ -25,6 +25,7 @@ pytest_plugins = (
     "readiness_steps.gateway",
     "readiness_steps.smoke",
     "readiness_steps.security",
+    "readiness_steps.resilience",
 )
 
 SETTINGS_KEY = pytest.StashKey[HarnessSettings]()

@@ -9,10 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import uvicorn
@@ -127,3 +134,116 @@ def embedded_stack(
         service.start()
         logger.info("reference service at %s", service.url)
         yield Target(service.url, secrets, database_url, redis_url, postgres, redis_server, paypal)
+
+
+class SubprocessService:
+    """The reference service as its own process (uvicorn, N workers): it can be killed."""
+
+    def __init__(
+        self,
+        settings_env: dict[str, str],
+        port: int | None = None,
+        workers: int = 1,
+        log_path: Path | None = None,
+    ) -> None:
+        self.env = {**os.environ, **settings_env}
+        self.port = port or free_port()
+        self.workers = workers
+        self.log_path = log_path or Path(tempfile.mkstemp(prefix="readiness-service-", suffix=".log")[1])
+        self.process: subprocess.Popen[bytes] | None = None
+        self._metrics_dir: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60) -> None:
+        env = dict(self.env)
+        if self.workers > 1:
+            self._metrics_dir = tempfile.mkdtemp(prefix="readiness-metrics-")
+            env["PROMETHEUS_MULTIPROC_DIR"] = self._metrics_dir
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "cardpack_service.main:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            str(self.workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+            "--timeout-graceful-shutdown",
+            "5",
+        ]
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise EmbeddedServerError(
+                    f"the service exited with {self.process.returncode}: "
+                    f"{self.log_path.read_text(errors='replace')[-2000:]}"
+                )
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return
+            time.sleep(0.1)
+        raise EmbeddedServerError(f"the service did not answer /health within {timeout:.0f}s")
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: no graceful shutdown, requests cut mid-flight."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        if self._metrics_dir:
+            shutil.rmtree(self._metrics_dir, ignore_errors=True)
+            self._metrics_dir = None
+
+
+@dataclass
+class ControlledStack:
+    """Servers and service the harness started itself, so it may stop and kill them."""
+
+    postgres: EmbeddedPostgres
+    redis: EmbeddedRedis
+    service: SubprocessService
+    secrets: Secrets
+
+    @property
+    def target(self) -> Target:
+        return Target(
+            self.service.url, self.secrets, self.postgres.url, self.redis.url, self.postgres, self.redis
+        )
+
+
+@contextlib.contextmanager
+def controlled_stack(secrets: Secrets, workers: int = 1) -> Iterator[ControlledStack]:
+    with contextlib.ExitStack() as stack:
+        postgres = EmbeddedPostgres()
+        stack.callback(postgres.cleanup)
+        postgres.start()
+        redis_server = EmbeddedRedis()
+        stack.callback(redis_server.cleanup)
+        redis_server.start()
+        service = SubprocessService(
+            service_environment(postgres.url, redis_server.url, secrets), workers=workers
+        )
+        stack.callback(service.log_path.unlink, missing_ok=True)
+        stack.callback(service.stop)
+        service.start()
+        yield ControlledStack(postgres, redis_server, service, secrets)

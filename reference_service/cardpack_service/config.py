@@ -34,7 +34,9 @@ class Settings(BaseSettings):
 
     db_pool_min_size: int = Field(default=4, ge=1)
     db_pool_max_size: int = Field(default=16, ge=1)
-    db_timeout_s: float = Field(default=5.0, gt=0)
+    # How long a request waits for a database connection before answering 503: short,
+    # so gateways get a quick retryable answer during an outage.
+    db_timeout_s: float = Field(default=2.0, gt=0)
 
 
 @lru_cache

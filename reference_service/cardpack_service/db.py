@@ -3,15 +3,20 @@
 Every query is parameterized. Captures and refunds are single calls to the
 `record_capture`/`record_refund` functions in schema.sql: one round trip, one
 transaction, exactly-once by unique keys.
+
+Every query runs through `_run`, which retries once on a fresh connection when the
+pooled one turns out dead (PostgreSQL restarted). That is safe because every query is
+either a read or an idempotent function call keyed by the event id.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
-from psycopg import AsyncConnection, sql
+from psycopg import AsyncConnection, OperationalError, sql
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -19,12 +24,15 @@ from .config import Settings
 
 SCHEMA_LOCK_KEY = 0x5EED_CA4D  # advisory lock: concurrent workers apply the schema in turn
 
+Pool = AsyncConnectionPool[AsyncConnection[Any]]
+T = TypeVar("T")
+
 
 def schema_sql() -> str:
     return resources.files(__package__).joinpath("schema.sql").read_text(encoding="utf-8")
 
 
-def make_pool(settings: Settings) -> AsyncConnectionPool[AsyncConnection[Any]]:
+def make_pool(settings: Settings) -> Pool:
     return AsyncConnectionPool(
         settings.database_url,
         min_size=settings.db_pool_min_size,
@@ -36,10 +44,35 @@ def make_pool(settings: Settings) -> AsyncConnectionPool[AsyncConnection[Any]]:
     )
 
 
-async def apply_schema(pool: AsyncConnectionPool[AsyncConnection[Any]]) -> None:
-    async with pool.connection() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
-        await conn.execute(schema_sql().encode())
+async def _run(pool: Pool, work: Callable[[AsyncConnection[Any]], Awaitable[T]]) -> T:
+    """`work` on a pooled connection; once more on a fresh one if that connection was dead."""
+    try:
+        async with pool.connection() as conn:
+            return await work(conn)
+    except OperationalError:
+        # The pool discards the broken connection; a server that is really down fails
+        # again here (quickly, or after the pool timeout) and the caller answers 503.
+        async with pool.connection() as conn:
+            return await work(conn)
+
+
+async def apply_schema(pool: Pool) -> None:
+    async def work(conn: AsyncConnection[Any]) -> None:
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
+            await conn.execute(schema_sql().encode())
+
+    await _run(pool, work)
+
+
+async def _fetch_one(pool: Pool, query: str, params: tuple[Any, ...]) -> tuple[Any, ...]:
+    async def work(conn: AsyncConnection[Any]) -> tuple[Any, ...]:
+        cur = await conn.execute(query, params)
+        row = await cur.fetchone()
+        assert row is not None, "query returns exactly one row"
+        return tuple(row)
+
+    return await _run(pool, work)
 
 
 @dataclass(frozen=True)
@@ -51,7 +84,7 @@ class RecordResult:
 
 
 async def record_capture(
-    pool: AsyncConnectionPool[AsyncConnection[Any]],
+    pool: Pool,
     *,
     gateway: str,
     event_id: str,
@@ -62,36 +95,32 @@ async def record_capture(
     amount: int | None,
     currency: str | None,
 ) -> RecordResult:
-    async with pool.connection() as conn:
-        cur = await conn.execute(
-            "SELECT * FROM record_capture(%s, %s, %s, %s, %s, %s, %s, %s)",
-            (gateway, event_id, event_type, payment_id, user_id, pack_type, amount, currency),
-        )
-        row = await cur.fetchone()
-    assert row is not None
+    row = await _fetch_one(
+        pool,
+        "SELECT * FROM record_capture(%s, %s, %s, %s, %s, %s, %s, %s)",
+        (gateway, event_id, event_type, payment_id, user_id, pack_type, amount, currency),
+    )
     return RecordResult(*row)
 
 
 async def record_refund(
-    pool: AsyncConnectionPool[AsyncConnection[Any]],
+    pool: Pool,
     *,
     gateway: str,
     event_id: str,
     event_type: str,
     payment_id: str,
 ) -> RecordResult:
-    async with pool.connection() as conn:
-        cur = await conn.execute(
-            "SELECT * FROM record_refund(%s, %s, %s, %s)",
-            (gateway, event_id, event_type, payment_id),
-        )
-        row = await cur.fetchone()
-    assert row is not None
+    row = await _fetch_one(
+        pool,
+        "SELECT * FROM record_refund(%s, %s, %s, %s)",
+        (gateway, event_id, event_type, payment_id),
+    )
     return RecordResult(*row)
 
 
 async def append_audit(
-    pool: AsyncConnectionPool[AsyncConnection[Any]],
+    pool: Pool,
     *,
     gateway: str,
     outcome: str,
@@ -100,6 +129,7 @@ async def append_audit(
     payment_id: str | None,
     detail: str,
 ) -> None:
+    """One audit row. Not retried by `_run`: an INSERT is not idempotent."""
     async with pool.connection() as conn:
         await conn.execute(
             "INSERT INTO audit_log (event_id, gateway, event_type, payment_id, outcome, detail)"
@@ -108,10 +138,8 @@ async def append_audit(
         )
 
 
-async def fetch_purchase(
-    pool: AsyncConnectionPool[AsyncConnection[Any]], payment_id: str
-) -> dict[str, Any] | None:
-    async with pool.connection() as conn:
+async def fetch_purchase(pool: Pool, payment_id: str) -> dict[str, Any] | None:
+    async def work(conn: AsyncConnection[Any]) -> dict[str, Any] | None:
         cur = conn.cursor(row_factory=dict_row)
         await cur.execute(
             "SELECT purchase_id, payment_id, user_id, pack_type, status FROM purchases WHERE payment_id = %s",
@@ -125,11 +153,13 @@ async def fetch_purchase(
             (purchase["purchase_id"],),
         )
         purchase["cards"] = await cur.fetchall()
-    return purchase
+        return purchase
+
+    return await _run(pool, work)
 
 
 async def fetch_audit(
-    pool: AsyncConnectionPool[AsyncConnection[Any]],
+    pool: Pool,
     *,
     payment_id: str | None = None,
     event_id: str | None = None,
@@ -150,21 +180,23 @@ async def fetch_audit(
         " ORDER BY audit_id DESC LIMIT %s) AS newest ORDER BY audit_id"
     ).format(where=where)
     params.append(limit)
-    async with pool.connection() as conn:
+
+    async def work(conn: AsyncConnection[Any]) -> list[dict[str, Any]]:
         cur = conn.cursor(row_factory=dict_row)
         await cur.execute(query, params)
-        rows = await cur.fetchall()
+        return await cur.fetchall()
+
+    rows = await _run(pool, work)
     for row in rows:
         del row["audit_id"]
     return rows
 
 
-async def fetch_counts(pool: AsyncConnectionPool[AsyncConnection[Any]]) -> dict[str, int]:
-    async with pool.connection() as conn:
-        cur = await conn.execute(
-            "SELECT (SELECT count(*) FROM cards), (SELECT count(*) FROM purchases),"
-            " (SELECT count(*) FROM artists)"
-        )
-        row = await cur.fetchone()
-    assert row is not None
+async def fetch_counts(pool: Pool) -> dict[str, int]:
+    row = await _fetch_one(
+        pool,
+        "SELECT (SELECT count(*) FROM cards), (SELECT count(*) FROM purchases),"
+        " (SELECT count(*) FROM artists)",
+        (),
+    )
     return {"cards": row[0], "purchases": row[1], "artists": row[2]}

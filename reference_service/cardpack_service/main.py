@@ -7,13 +7,26 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from psycopg import Error as DatabaseError
+from psycopg_pool import PoolTimeout
 
 from . import __version__, db
 from .config import Settings, get_settings
+from .metrics import DEPENDENCY_ERRORS
 from .routes import admin, health, webhooks
 
 logger = logging.getLogger(__name__)
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """Any route that cannot reach PostgreSQL answers 503 (retry later), never 500."""
+    DEPENDENCY_ERRORS.labels("database").inc()
+    logger.warning("database unavailable on %s: %s", request.url.path, type(exc).__name__)
+    return JSONResponse(
+        status_code=503, content={"detail": "database unavailable"}, headers={"Retry-After": "5"}
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -41,6 +54,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.dependency_overrides[get_settings] = lambda: settings
+    app.add_exception_handler(DatabaseError, _database_unavailable)
+    app.add_exception_handler(PoolTimeout, _database_unavailable)
     app.include_router(webhooks.router)
     app.include_router(admin.router)
     app.include_router(health.router)
