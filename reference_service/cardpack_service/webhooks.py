@@ -110,7 +110,10 @@ class WebhookHandler:
                 return await self._reject(400, "body is not valid JSON", hint, None, None)
             if not isinstance(payload, dict):
                 return await self._reject(400, "body must be a JSON object", hint, None, None)
-            event = self.gateway.to_event(payload)
+            try:
+                event = self.gateway.to_event(payload)
+            except (AttributeError, TypeError):  # signed, but fields of the wrong JSON type
+                return await self._reject(400, "payload has an unexpected shape", hint, None, None)
             if isinstance(event, IgnoredEvent):
                 await self._audit(
                     "ignored",
@@ -127,13 +130,16 @@ class WebhookHandler:
             return await self._record(event)
         except SignatureRejected as exc:
             claimed = self._claimed_identity(raw)
-            return await self._reject(
+            response, _, outcome = await self._reject(
                 401,
                 f"signature rejected: {exc.reason}",
                 exc.event_id_hint or claimed.id or hint,
                 claimed.type,
                 claimed.payment_id,
             )
+            # The claimed type goes to the audit row only: an unverified body must not
+            # mint metric label values (unbounded series).
+            return response, None, outcome
         except InvalidEvent as exc:
             return await self._reject(
                 exc.status_code, str(exc), exc.event_id or hint, exc.event_type, exc.payment_id
@@ -157,7 +163,7 @@ class WebhookHandler:
         try:
             payload = json.loads(raw)
             event = self.gateway.to_event(payload) if isinstance(payload, dict) else None
-        except (ValueError, InvalidEvent):
+        except Exception:  # an unverified body may have any shape: audit it as unknown
             event = None
         if event is None:
             return IgnoredEvent(id="", type="unknown")

@@ -44,6 +44,10 @@ class StripeGateway:
             raise SignatureRejected(f"Stripe signature rejected: {exc.user_message}") from exc
         except ValueError as exc:  # signed body that is not JSON: reported as bad input
             raise InvalidEvent(f"body is not valid JSON: {exc}") from exc
+        except (AttributeError, TypeError) as exc:
+            # The signature held, but the body is JSON that is not an event object
+            # (`[1, 2]`, `"x"`): construct_event cannot build it. Bad input, not a 500.
+            raise InvalidEvent("body must be a Stripe event object") from exc
         # The library only bounds the past; a timestamp from the future is refused too.
         signed_at = _timestamp(header)
         if signed_at > time.time() + settings.signature_tolerance_s:

@@ -1,0 +1,41 @@
+"""Fixtures for the reference service's black-box tests (the harness's session stack)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from service_kit import RawSigner, ServiceDb
+
+from readiness_harness.stack import Target
+
+
+@pytest.fixture(scope="session")
+def service_db(readiness_target: Target) -> ServiceDb:
+    """The embedded service's PostgreSQL, read directly (the source of truth)."""
+    if readiness_target.database_url is None:
+        pytest.skip("the service tests read the database; run them on the embedded default")
+    return ServiceDb(readiness_target.database_url)
+
+
+@pytest.fixture(scope="session")
+def raw_signer(readiness_target: Target) -> RawSigner:
+    return RawSigner(readiness_target.secrets)
+
+
+@pytest.fixture(scope="session")
+def admin_http(readiness_target: Target) -> Iterator[httpx.Client]:
+    """Raw admin HTTP with the right bearer token (for listings the AdminClient lacks)."""
+    with httpx.Client(
+        base_url=readiness_target.url,
+        headers={"Authorization": f"Bearer {readiness_target.secrets.admin_token}"},
+        timeout=30,
+    ) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def anonymous_http(readiness_target: Target) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=readiness_target.url, timeout=30) as client:
+        yield client
