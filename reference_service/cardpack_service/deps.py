@@ -11,28 +11,37 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from .config import Settings, get_settings
+from .config import Settings
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+# Dependencies are `async def` on purpose: FastAPI runs plain `def` dependencies in a
+# worker thread, a thread hop per request for what is an attribute read.
 
 
-def get_pool(request: Request) -> AsyncConnectionPool[AsyncConnection[Any]]:
+async def get_app_settings(request: Request) -> Settings:
+    """The settings the app was built with (`get_settings()` from the environment, unless
+    the factory was given others)."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def get_pool(request: Request) -> AsyncConnectionPool[AsyncConnection[Any]]:
     pool: AsyncConnectionPool[AsyncConnection[Any]] = request.app.state.pool
     return pool
 
 
-def get_redis(request: Request) -> aioredis.Redis:
+async def get_redis(request: Request) -> aioredis.Redis:
     client: aioredis.Redis = request.app.state.redis
     return client
 
 
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 PoolDep = Annotated[AsyncConnectionPool[AsyncConnection[Any]], Depends(get_pool)]
 RedisDep = Annotated[aioredis.Redis, Depends(get_redis)]
 
 _bearer = HTTPBearer(auto_error=False)
 
 
-def require_admin(
+async def require_admin(
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:

@@ -15,7 +15,8 @@ from psycopg_pool import PoolTimeout
 from . import __version__, db
 from .config import Settings, get_settings
 from .metrics import DEPENDENCY_ERRORS
-from .routes import admin, health, webhooks
+from .routes import admin, health
+from .routes import webhooks as webhook_routes
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await pool.open(wait=True, timeout=30)
         await db.apply_schema(pool)
         app.state.pool = pool
+        app.state.webhooks = webhook_routes.build_handlers(pool, settings)
         app.state.redis = aioredis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1)
         if not settings.require_webhook_signature:
             logger.warning("REQUIRE_WEBHOOK_SIGNATURE=false: webhook signatures are NOT checked")
@@ -53,10 +55,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Reference service: delivers artist-card packs exactly once per payment.",
         lifespan=lifespan,
     )
-    app.dependency_overrides[get_settings] = lambda: settings
+    app.state.settings = settings
     app.add_exception_handler(DatabaseError, _database_unavailable)
     app.add_exception_handler(PoolTimeout, _database_unavailable)
-    app.include_router(webhooks.router)
+    app.include_router(webhook_routes.router)
     app.include_router(admin.router)
     app.include_router(health.router)
     return app

@@ -32,6 +32,8 @@ class GatewayNotConfigured(Exception):
 
 class GatewayAdapter(Protocol):
     name: str
+    verification_does_io: bool
+    """True when verify() calls out over the network (run it off the event loop)."""
 
     def event_id_hint(self, headers: Mapping[str, str]) -> str | None:
         """An (unverified) delivery id from the headers, for the audit trail."""

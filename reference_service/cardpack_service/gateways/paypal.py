@@ -74,6 +74,7 @@ class _TokenCache:
 
 class PayPalGateway:
     name = "paypal"
+    verification_does_io = True
 
     def __init__(self) -> None:
         self.tokens = _TokenCache()

@@ -1,0 +1,157 @@
+"""Load benchmark: the service's capture throughput against PostgreSQL's own, in one run.
+
+On one embedded PostgreSQL and one service (uvicorn, N workers), measured back to back:
+  (a) pgbench running the SQL of one capture (`SELECT * FROM record_capture(...)`),
+  (b) signed capture webhooks against the service at each concurrency (default 8, 32),
+  then the ratio service/pgbench, p50/p99 latency, and a check that purchases equal the
+  distinct payments sent and cards equal 5 x purchases;
+  (c) storms: the same event delivered by 1000 connections at once, 10 times, printing
+      purchases created per storm (must be 1) and non-2xx answers (must be 0).
+Figures are ratios against a baseline measured in the same run, because the machine is
+shared and absolute numbers drift. This is a script that prints numbers, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from httpload import Request, build_request, run, storm  # noqa: E402
+
+from readiness_harness.gateway_events import EventFactory, Payment, Signer  # noqa: E402
+from readiness_harness.options import load_secrets  # noqa: E402
+from readiness_harness.stack import controlled_stack  # noqa: E402
+
+PGBENCH_SCRIPT = """\
+\\set n random(1, 2000000000)
+SELECT * FROM record_capture('pgbench', 'evt-' || :client_id || '-' || :n, 'payment.captured',
+  'PGB-' || :client_id || '-' || :n, 'u' || :client_id, 'black', 500, 'usd');
+"""
+
+
+def pgbench_tps(bin_dir: Path, database_url: str, clients: int, seconds: int) -> float:
+    match = re.match(r"postgresql://(\w+)@([\d.]+):(\d+)/(\w+)", database_url)
+    assert match, database_url
+    user, host, port, database = match.groups()
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
+        script.write(PGBENCH_SCRIPT)
+    try:
+        result = subprocess.run(
+            [str(bin_dir / "pgbench"), "-n", "-M", "prepared", "-c", str(clients),
+             "-j", str(min(clients, 2)), "-T", str(seconds), "-f", script.name,
+             "-h", host, "-p", port, "-U", user, database],
+            capture_output=True, text=True, check=True,
+        )
+    finally:
+        os.unlink(script.name)
+    tps = re.search(r"tps = ([\d.]+)", result.stdout)
+    assert tps, result.stdout
+    return float(tps.group(1))
+
+
+def signed_captures(signer: Signer, url: str, count: int, prefix: str) -> tuple[list[Request], list[str]]:
+    events = EventFactory()
+    requests, payment_ids = [], []
+    for index in range(count):
+        payment = Payment("standard", f"u{index % 1000}", "black",
+                          f"{prefix}{uuid.uuid4().hex[:16]}", f"evt_{uuid.uuid4().hex}", "-")
+        delivery = signer.sign("standard", events.capture(payment))
+        requests.append(build_request(url, delivery.path, delivery.body, delivery.headers))
+        payment_ids.append(payment.payment_id)
+    return requests, payment_ids
+
+
+def verify(database_url: str, prefix: str, payment_ids: list[str]) -> tuple[int, int, bool]:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT count(DISTINCT p.purchase_id), count(c.card_id) FROM purchases p"
+            " LEFT JOIN cards c USING (purchase_id) WHERE p.payment_id LIKE %s",
+            (prefix + "%",),
+        ).fetchone()
+    assert row is not None
+    purchases, cards = int(row[0]), int(row[1])
+    ok = purchases == len(set(payment_ids)) and cards == 5 * purchases
+    return purchases, cards, ok
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=10, help="pgbench duration per level")
+    parser.add_argument("--requests", type=int, default=6000,
+                        help="signed webhooks sent per concurrency level")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[8, 32])
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers")
+    parser.add_argument("--storms", type=int, default=10)
+    parser.add_argument("--storm-size", type=int, default=1000)
+    parser.add_argument("--json", type=Path, help="also write the figures here as JSON")
+    args = parser.parse_args()
+
+    secrets = load_secrets()
+    signer = Signer(secrets)
+    figures: dict[str, object] = {"load_average": os.getloadavg(), "cpus": os.cpu_count()}
+    print(f"machine: {os.cpu_count()} cpus, load average {os.getloadavg()}", flush=True)
+    all_ok = True
+    with controlled_stack(secrets, workers=args.workers) as stack:
+        url, port = stack.service.url, stack.service.port
+        print(f"service {url} ({args.workers} workers), PostgreSQL {stack.postgres.url}")
+        warmup, _ = signed_captures(signer, url, 500, "WARM")
+        asyncio.run(run("127.0.0.1", port, warmup, 8))
+        for clients in args.concurrency:
+            tps = pgbench_tps(stack.postgres.bin_dir, stack.postgres.url, clients, args.seconds)
+            prefix = f"B{clients}X"
+            requests, payment_ids = signed_captures(signer, url, args.requests, prefix)
+            result = asyncio.run(run("127.0.0.1", port, requests, clients))
+            purchases, cards, ok = verify(stack.postgres.url, prefix, payment_ids)
+            all_ok &= ok and result.non_2xx == 0
+            p50, p99 = result.percentile(0.5) * 1000, result.percentile(0.99) * 1000
+            ratio = result.throughput / tps
+            print(f"\n== concurrency {clients} ==")
+            print(f"(a) pgbench record_capture:   {tps:9.0f} captures/s")
+            print(f"(b) signed webhooks:          {result.throughput:9.0f} captures/s "
+                  f"({len(result.statuses)} requests, {result.non_2xx} non-2xx)")
+            print(f"    ratio webhooks/pgbench:   {ratio:9.2f}")
+            print(f"    latency p50 / p99:        {p50:6.2f} ms / {p99:6.2f} ms "
+                  f"(mean {statistics.fmean(result.latencies) * 1000:.2f} ms)")
+            print(f"    verify: purchases {purchases} = distinct payments {len(set(payment_ids))}, "
+                  f"cards {cards} = 5 x {purchases}: {'OK' if ok else 'MISMATCH'}")
+            figures[f"c{clients}"] = {"pgbench_tps": tps, "webhook_rps": result.throughput,
+                                      "ratio": ratio, "p50_ms": p50, "p99_ms": p99,
+                                      "non_2xx": result.non_2xx, "verified": ok}
+        print(f"\n== (c) {args.storms} storms of {args.storm_size} concurrent deliveries "
+              "of one event ==")
+        storms = []
+        for number in range(1, args.storms + 1):
+            requests, payment_ids = signed_captures(signer, url, 1, f"S{number}X")
+            result = asyncio.run(storm("127.0.0.1", port, requests[0], args.storm_size))
+            created = sum(1 for body in result.bodies if b'"status":"captured"' in body)
+            purchases, cards, ok = verify(stack.postgres.url, f"S{number}X", payment_ids)
+            all_ok &= ok and created == 1 and result.non_2xx == 0
+            storms.append({"created": created, "purchases": purchases, "non_2xx": result.non_2xx})
+            print(f"storm {number:2d}: purchases created {purchases} (answers 'captured': "
+                  f"{created}), cards {cards}, non-2xx {result.non_2xx}, "
+                  f"p99 {result.percentile(0.99) * 1000:.0f} ms", flush=True)
+        figures["storms"] = storms
+    print(f"\nload average after: {os.getloadavg()}")
+    print("RESULT: " + ("all deliveries verified" if all_ok else "VERIFICATION FAILED"))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+    return 0 if all_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
