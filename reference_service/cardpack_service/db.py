@@ -129,13 +129,26 @@ async def append_audit(
     payment_id: str | None,
     detail: str,
 ) -> None:
-    """One audit row. Not retried by `_run`: an INSERT is not idempotent."""
+    """One audit row. Not retried by `_run`: an INSERT is not idempotent. Values come
+    from unverified requests too, so they are made storable (see `_storable`)."""
     async with pool.connection() as conn:
         await conn.execute(
             "INSERT INTO audit_log (event_id, gateway, event_type, payment_id, outcome, detail)"
             " VALUES (%s, %s, %s, %s, %s, %s)",
-            (event_id, gateway, event_type, payment_id, outcome, detail[:500]),
+            (
+                _storable(event_id, 255),
+                gateway,
+                _storable(event_type, 100),
+                _storable(payment_id, 255),
+                outcome,
+                _storable(detail, 500),
+            ),
         )
+
+
+def _storable(value: str | None, limit: int) -> str | None:
+    """NUL escaped (PostgreSQL text cannot hold it) and cut to `limit` characters."""
+    return None if value is None else value.replace("\x00", "\\x00")[:limit]
 
 
 async def fetch_purchase(pool: Pool, payment_id: str) -> dict[str, Any] | None:

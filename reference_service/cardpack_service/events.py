@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 CAPTURED = "payment.captured"
 REFUNDED = "payment.refunded"
@@ -28,6 +28,14 @@ class StandardEvent(BaseModel):
     amount: int | None = Field(default=None, ge=0)
     currency: str | None = Field(default=None, max_length=10)
     occurred_at: datetime | None = None
+
+    @field_validator("id", "type", "gateway", "payment_id", "user_id", "pack_type", "currency")
+    @classmethod
+    def _no_nul(cls, value: str | None) -> str | None:
+        """PostgreSQL text cannot hold NUL: refuse it here as bad input, not at the database."""
+        if value is not None and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
 
 
 class IgnoredEvent(BaseModel):

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 import redis.asyncio as aioredis
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from psycopg import Error as DatabaseError
+from psycopg import DataError, OperationalError
 from psycopg_pool import PoolTimeout
 
 from . import __version__, db
@@ -22,12 +22,18 @@ logger = logging.getLogger(__name__)
 
 
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    """Any route that cannot reach PostgreSQL answers 503 (retry later), never 500."""
+    """Any route that cannot reach PostgreSQL answers 503 (retry later), never 500.
+    Only connection-level errors: a bad value is the client's to fix, not to retry."""
     DEPENDENCY_ERRORS.labels("database").inc()
     logger.warning("database unavailable on %s: %s", request.url.path, type(exc).__name__)
     return JSONResponse(
         status_code=503, content={"detail": "database unavailable"}, headers={"Retry-After": "5"}
     )
+
+
+async def _invalid_value(request: Request, exc: Exception) -> JSONResponse:
+    """A value PostgreSQL cannot store or compare (a NUL byte, say) is bad input: 422."""
+    return JSONResponse(status_code=422, content={"detail": "invalid value in the request"})
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -56,8 +62,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.add_exception_handler(DatabaseError, _database_unavailable)
+    app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(PoolTimeout, _database_unavailable)
+    app.add_exception_handler(DataError, _invalid_value)
     app.include_router(webhook_routes.router)
     app.include_router(admin.router)
     app.include_router(health.router)

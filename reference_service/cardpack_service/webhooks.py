@@ -19,9 +19,9 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
-from psycopg import AsyncConnection
-from psycopg import Error as DatabaseError
+from psycopg import AsyncConnection, OperationalError
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from . import db
@@ -69,7 +69,7 @@ class WebhookHandler:
         started = time.perf_counter()
         try:
             response, event_type, outcome = await self._process(request)
-        except (DatabaseError, PoolTimeout) as exc:
+        except (OperationalError, PoolTimeout) as exc:
             DEPENDENCY_ERRORS.labels("database").inc()
             logger.warning("database unavailable for %s webhook: %s", self.gateway.name, type(exc).__name__)
             response, event_type, outcome = _unavailable("database unavailable"), None, "error"
@@ -83,7 +83,7 @@ class WebhookHandler:
                     None,
                     "internal error",
                 )
-            except (DatabaseError, PoolTimeout):
+            except (OperationalError, PoolTimeout):
                 logger.warning("could not audit the internal error: database unavailable")
             response = _json(500, {"detail": "internal error"})
             event_type, outcome = None, "error"
@@ -117,6 +117,10 @@ class WebhookHandler:
                 event = self.gateway.to_event(payload)
             except (AttributeError, TypeError):  # signed, but fields of the wrong JSON type
                 return await self._reject(400, "payload has an unexpected shape", hint, None, None)
+            except ValidationError as exc:  # mapped, but a value is out of range or too long
+                error = exc.errors()[0]
+                where = ".".join(str(part) for part in error["loc"])
+                return await self._reject(422, f"invalid event: {where}: {error['msg']}", hint, None, None)
             if isinstance(event, IgnoredEvent):
                 await self._audit(
                     "ignored",

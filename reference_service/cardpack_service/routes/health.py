@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from psycopg import Error as DatabaseError
+from psycopg import OperationalError
 from psycopg_pool import PoolTimeout
 from redis.exceptions import RedisError
 
@@ -30,7 +30,7 @@ async def status(pool: PoolDep, redis: RedisDep) -> JSONResponse:
     body: dict[str, Any] = {"database": "ok", "redis": "ok", "version": __version__}
     try:
         body["counts"] = await asyncio.wait_for(db.fetch_counts(pool), STATUS_TIMEOUT_S)
-    except (DatabaseError, PoolTimeout, TimeoutError):
+    except (OperationalError, PoolTimeout, TimeoutError):
         DEPENDENCY_ERRORS.labels("database").inc()
         body["database"] = "down"
         body["counts"] = None

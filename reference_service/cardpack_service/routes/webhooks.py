@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request, Response
 
 from ..config import Settings
+from ..events import StandardEvent
 from ..gateways import GatewayAdapter
 from ..gateways.paypal import PayPalGateway
 from ..gateways.standard import StandardGateway
@@ -34,18 +37,87 @@ async def _handle(gateway: str, request: Request) -> Response:
     return await handlers[gateway].handle(request)
 
 
+def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    """Document the body for OpenAPI (clients, fuzzers) without FastAPI parsing it: the
+    signature must be checked over the raw bytes before anything reads them."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+_STRIPE_EVENT = {
+    "type": "object",
+    "required": ["id", "type", "data"],
+    "properties": {
+        "id": {"type": "string"},
+        "type": {
+            "type": "string",
+            "enum": ["payment_intent.succeeded", "charge.captured", "charge.refunded", "customer.created"],
+        },
+        "data": {
+            "type": "object",
+            "required": ["object"],
+            "properties": {
+                "object": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string"},
+                        "payment_intent": {"type": "string"},
+                        "amount": {"type": "integer"},
+                        "currency": {"type": "string"},
+                        "metadata": {
+                            "type": "object",
+                            "properties": {"user_id": {"type": "string"}, "pack_type": {"type": "string"}},
+                        },
+                    },
+                }
+            },
+        },
+    },
+}
+_PAYPAL_EVENT = {
+    "type": "object",
+    "required": ["id", "event_type", "resource"],
+    "properties": {
+        "id": {"type": "string"},
+        "event_type": {"type": "string", "enum": ["PAYMENT.CAPTURE.COMPLETED", "PAYMENT.CAPTURE.REFUNDED"]},
+        "resource": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"},
+                "custom_id": {"type": "string"},
+                "amount": {
+                    "type": "object",
+                    "properties": {"value": {"type": "string"}, "currency_code": {"type": "string"}},
+                },
+                "links": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"rel": {"type": "string"}, "href": {"type": "string"}},
+                    },
+                },
+            },
+        },
+    },
+}
+
+
 # The routes take the raw Request and nothing else: the body must be verified as bytes
 # before anything parses it, and per-request dependency resolution is avoidable cost.
-@router.post("/payments", responses=_RESPONSES, summary="Standard Webhooks payment event")
+@router.post(
+    "/payments",
+    responses=_RESPONSES,
+    summary="Standard Webhooks payment event",
+    openapi_extra=_json_body(StandardEvent.model_json_schema()),
+)
 async def standard_webhook(request: Request) -> Response:
     return await _handle("standard", request)
 
 
-@router.post("/stripe", responses=_RESPONSES, summary="Stripe event")
+@router.post("/stripe", responses=_RESPONSES, summary="Stripe event", openapi_extra=_json_body(_STRIPE_EVENT))
 async def stripe_webhook(request: Request) -> Response:
     return await _handle("stripe", request)
 
 
-@router.post("/paypal", responses=_RESPONSES, summary="PayPal event")
+@router.post("/paypal", responses=_RESPONSES, summary="PayPal event", openapi_extra=_json_body(_PAYPAL_EVENT))
 async def paypal_webhook(request: Request) -> Response:
     return await _handle("paypal", request)
