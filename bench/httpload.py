@@ -20,8 +20,12 @@ class Request:
 
 def build_request(url: str, path: str, body: bytes, headers: dict[str, str]) -> Request:
     host = urlparse(url).netloc
-    lines = [f"POST {path} HTTP/1.1", f"Host: {host}", f"Content-Length: {len(body)}",
-             "Connection: keep-alive"]
+    lines = [
+        f"POST {path} HTTP/1.1",
+        f"Host: {host}",
+        f"Content-Length: {len(body)}",
+        "Connection: keep-alive",
+    ]
     lines += [f"{name}: {value}" for name, value in headers.items()]
     return Request(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
 
@@ -48,8 +52,9 @@ class Result:
         return sum(1 for status in self.statuses if not 200 <= status < 300)
 
 
-async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                    request: Request) -> tuple[int, bytes]:
+async def _exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: Request
+) -> tuple[int, bytes]:
     writer.write(request.raw)
     await writer.drain()
     status_line = await reader.readline()
@@ -68,8 +73,9 @@ async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
     return status, body
 
 
-async def run(host: str, port: int, requests: list[Request], concurrency: int,
-              keep_bodies: bool = False) -> Result:
+async def run(
+    host: str, port: int, requests: list[Request], concurrency: int, keep_bodies: bool = False
+) -> Result:
     """Send every request, `concurrency` at a time, each worker on its own connection."""
     result = Result()
     queue: asyncio.Queue[Request] = asyncio.Queue()
