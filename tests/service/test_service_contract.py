@@ -33,7 +33,7 @@ def test_health_is_ok(webhook_client: WebhookClient) -> None:
 def test_status_reports_database_redis_version_and_counts(webhook_client: WebhookClient) -> None:
     reply = webhook_client.get("/status")
     assert reply.status_code == 200, reply
-    assert set(reply.body) == {"database", "redis", "version", "counts"}
+    assert set(reply.body) == {"database", "redis", "version", "counts", "webhooks"}
     assert reply.body["database"] == "ok"
     assert reply.body["redis"] == "ok"
     assert isinstance(reply.body["version"], str) and reply.body["version"]
@@ -41,6 +41,10 @@ def test_status_reports_database_redis_version_and_counts(webhook_client: Webhoo
     assert set(counts) == {"cards", "purchases", "artists"}
     assert all(isinstance(value, int) and value >= 0 for value in counts.values()), counts
     assert counts["artists"] >= 1, "the schema seeds artists"
+    webhooks = reply.body["webhooks"]
+    assert webhooks == {"signatures_required": True, "standard": True, "stripe": True,
+                        "paypal": True, "admin_token": True}, webhooks
+    assert "whsec" not in str(reply.body), "status shows whether secrets are set, never them"
 
 
 def test_status_counts_follow_a_capture(
