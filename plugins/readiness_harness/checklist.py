@@ -7,7 +7,6 @@ of its examples, and folds them into one state per line.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from pytest_bdd.parser import ScenarioTemplate
 from pytest_bdd.scenario import scenario_wrapper_template_registry
 from pytest_bdd.utils import registry_get_safe
 
+EVIDENCE_PREFIX = "evidence:"
 VERIFIED = "verified"
 FAILED = "failed"
 NOT_MEASURED = "not measured"
@@ -33,6 +33,7 @@ class ChecklistLine:
     outcomes: dict[str, str] = field(default_factory=dict)
     messages: list[str] = field(default_factory=list)
     deselected: list[str] = field(default_factory=list)
+    evidence: dict[str, Any] = field(default_factory=dict)
 
     @property
     def selected(self) -> bool:
@@ -104,6 +105,9 @@ class ChecklistRecorder:
         line = self._line_of.get(report.nodeid)
         if line is None:
             return
+        for name, value in report.user_properties:
+            if name.startswith(EVIDENCE_PREFIX):
+                line.evidence[name.removeprefix(EVIDENCE_PREFIX)] = value
         if report.failed:
             line.outcomes[report.nodeid] = "failed"
             message = str(report.longrepr).strip().splitlines()
@@ -120,17 +124,6 @@ class ChecklistRecorder:
     def ordered(self) -> list[ChecklistLine]:
         return sorted(self.lines.values(), key=lambda line: (line.feature_file, line.line_number))
 
-    def write(self, path: Path, target: str) -> None:
-        """The checklist as JSON: every line, its state, its test ids and messages."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        document = {
-            "target": target,
-            "lines": [line_to_dict(line) for line in self.ordered()],
-        }
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(document, indent=2), encoding="utf-8")
-        tmp.replace(path)
-
 
 def line_to_dict(line: ChecklistLine) -> dict[str, Any]:
     return {**asdict(line), "state": line.state, "summary": line.summary, "selected": line.selected}
@@ -139,8 +132,3 @@ def line_to_dict(line: ChecklistLine) -> dict[str, Any]:
 def line_from_dict(data: dict[str, Any]) -> ChecklistLine:
     names = {item.name for item in fields(ChecklistLine)}
     return ChecklistLine(**{key: value for key, value in data.items() if key in names})
-
-
-def read_checklist(path: Path) -> tuple[str, list[ChecklistLine]]:
-    document = json.loads(path.read_text(encoding="utf-8"))
-    return str(document["target"]), [line_from_dict(line) for line in document["lines"]]

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from .checklist import FAILED, VERIFIED, read_checklist
+from . import verdict
 from .options import load_secrets, redact
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -50,14 +50,13 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-MARKS = {VERIFIED: "PASS", FAILED: "FAIL"}
+MARKS = {"verified": "PASS", "attested": "ATTESTED", "waived": "WAIVED", "failed": "FAIL"}
 
 
 def check(args: argparse.Namespace, extra: Sequence[str]) -> int:
-    """Run the feature files in a pytest subprocess, then judge from its checklist JSON."""
-    reports = PROJECT_ROOT / "reports"
-    checklist_json = reports / "checklist.json"
-    checklist_json.unlink(missing_ok=True)
+    """Run the feature files in a pytest subprocess, then judge from its readiness.json."""
+    readiness_json = PROJECT_ROOT / "reports" / "readiness.json"
+    readiness_json.unlink(missing_ok=True)
     command = [
         sys.executable,
         "-m",
@@ -67,49 +66,53 @@ def check(args: argparse.Namespace, extra: Sequence[str]) -> int:
         "-p",
         "no:cacheprovider",
         "-q",
-        f"--checklist-json={checklist_json}",
+        f"--readiness-json={readiness_json}",
     ]
     if args.target_url:
         command.append(f"--target-url={args.target_url}")
     if args.marker:
         command += ["-m", args.marker]
     pytest_exit = subprocess.run([*command, *extra], cwd=PROJECT_ROOT, check=False).returncode
-    if not checklist_json.exists():
+    if not readiness_json.exists():
         print(
             f"NOT READY: the checklist run ended (pytest exit {pytest_exit}) without "
-            "recording any result; read the pytest output above."
+            "writing readiness.json; read the pytest output above."
         )
         return pytest_exit or 2
-    target, lines = read_checklist(checklist_json)
+    data = verdict.read(readiness_json)
+    lines = data["lines"]
+    if args.marker:
+        lines = [line for line in lines if line["selected"]]
     print()
     print("=" * 72)
-    print(f"READINESS CHECKLIST ({target})")
+    print(f"READINESS CHECKLIST ({data['target']})")
     area = None
     for line in lines:
-        if line.area != area:
-            area = line.area
+        if line["area"] != area:
+            area = line["area"]
             print(f"\n{area}")
-        print(f"  [{MARKS.get(line.state, '----')}] {line.scenario} ({line.summary})")
-    judged = [line for line in lines if line.selected] if args.marker else lines
-    failing = [line for line in judged if line.state != VERIFIED]
-    print()
-    if args.marker and judged and not failing and pytest_exit == 0:
-        print(
-            f"ALL {len(judged)} SELECTED LINES PASSED (partial run, -m {args.marker!r}; "
-            f"{len(lines) - len(judged)} lines not run): not a production-readiness verdict."
-        )
+        print(f"  [{MARKS.get(line['state'], '----')}] {line['scenario']} ({line['summary']})")
+    print(f"\nevidence: {readiness_json} and {readiness_json.with_name('readiness-summary.md')}")
+    if args.marker:
+        blocking = [line for line in lines if line["state"] not in verdict.ACCEPTABLE]
+        if lines and not blocking and pytest_exit in (0, 1):
+            print(
+                f"ALL {len(lines)} SELECTED LINES PASSED (partial run, -m {args.marker!r}; "
+                f"{len(data['lines']) - len(lines)} lines not run): not a production-readiness "
+                "verdict."
+            )
+            return 0
+        print(f"NOT READY: {len(blocking)} of {len(lines)} selected lines did not pass.")
+        for line in blocking:
+            print(f"  - {line['state']}: {line['scenario']}")
+        if not lines:
+            print("  no checklist scenarios were selected: check the -m expression")
+        return pytest_exit or 1
+    for text in verdict.banner(data):
+        print(text)
+    if data["ready"] and pytest_exit in (0, 1):
         return 0
-    if judged and not failing and pytest_exit == 0:
-        print("PRODUCTION READY! Every checklist line passed.")
-        return 0
-    print(f"NOT READY: {len(failing)} of {len(judged)} checklist lines did not pass.")
-    for line in failing:
-        print(f"  - {line.state}: {line.scenario} ({line.feature_file}:{line.line_number})")
-        for message in line.messages[:3]:
-            print(f"      {message}")
-    if not judged:
-        print("  no checklist scenarios were collected: check the features folder and -m filter")
-    return pytest_exit or 1
+    return pytest_exit if pytest_exit > 1 else 1
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,6 +8,7 @@ purchases and the audit trail with the bearer token.
 from __future__ import annotations
 
 import asyncio
+import ssl
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,10 +40,13 @@ def _reply(response: httpx.Response, delivery: Delivery | None = None) -> Reply:
 
 
 class WebhookClient:
-    def __init__(self, base_url: str, timeout: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(
+        self, base_url: str, timeout: float = DEFAULT_TIMEOUT_S, verify: ssl.SSLContext | bool = True
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self._client = httpx.Client(base_url=self.base_url, timeout=timeout)
+        self.verify = verify
+        self._client = httpx.Client(base_url=self.base_url, timeout=timeout, verify=verify)
 
     def close(self) -> None:
         self._client.close()
@@ -61,7 +65,9 @@ class WebhookClient:
 
     async def _send_all(self, deliveries: list[Delivery]) -> list[Reply]:
         limits = httpx.Limits(max_connections=len(deliveries), max_keepalive_connections=0)
-        async with httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout, limits=limits) as client:
+        async with httpx.AsyncClient(
+            base_url=self.base_url, timeout=self.timeout, limits=limits, verify=self.verify
+        ) as client:
             start = asyncio.Event()
 
             async def one(delivery: Delivery) -> Reply:
@@ -88,9 +94,19 @@ class WebhookClient:
 
 
 class AdminClient:
-    def __init__(self, base_url: str, token: str, timeout: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        verify: ssl.SSLContext | bool = True,
+    ) -> None:
+        self.verify = verify
         self._client = httpx.Client(
-            base_url=base_url.rstrip("/"), timeout=timeout, headers={"Authorization": f"Bearer {token}"}
+            verify=verify,
+            base_url=base_url.rstrip("/"),
+            timeout=timeout,
+            headers={"Authorization": f"Bearer {token}"},
         )
 
     def close(self) -> None:
@@ -102,7 +118,9 @@ class AdminClient:
     def get_with_token(self, path: str, token: str | None) -> Reply:
         """GET `path` with the given bearer token (or none), not the admin's."""
         headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
-        with httpx.Client(base_url=self._client.base_url, timeout=self._client.timeout) as bare:
+        with httpx.Client(
+            base_url=self._client.base_url, timeout=self._client.timeout, verify=self.verify
+        ) as bare:
             return _reply(bare.get(path, headers=headers))
 
     def audit(self, payment_id: str | None = None, event_id: str | None = None) -> list[dict[str, Any]]:

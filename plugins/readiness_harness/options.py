@@ -64,6 +64,26 @@ OPTIONS = (
         "folder for evidence: drill reports, readiness.json",
         "reports",
     ),
+    Option(
+        "--ca-bundle",
+        "readiness_ca_bundle",
+        "READINESS_CA_BUNDLE",
+        "CA bundle that verifies an https target (default: the system trust store)",
+    ),
+    Option(
+        "--waivers",
+        "readiness_waivers",
+        "READINESS_WAIVERS",
+        "YAML file of waivers (line, reason, owner, expires)",
+        "waivers.yml",
+    ),
+    Option(
+        "--attestations",
+        "readiness_attestations",
+        "READINESS_ATTESTATIONS",
+        "YAML file of attested human items (who, when, link)",
+        "attestations.yml",
+    ),
 )
 
 
@@ -168,6 +188,9 @@ class HarnessSettings:
     features_dir: Path
     backup_path: Path | None
     reports_dir: Path
+    waivers_file: Path
+    attestations_file: Path
+    ca_bundle: Path | None
     secrets: Secrets = field(repr=False)
 
     @property
@@ -184,6 +207,9 @@ def resolve_settings(config: pytest.Config) -> HarnessSettings:
     features, _ = values["readiness_features_dir"]
     backup, _ = values["readiness_backup_path"]
     reports, _ = values["readiness_reports_dir"]
+    waivers, _ = values["readiness_waivers"]
+    ca_bundle, _ = values["readiness_ca_bundle"]
+    attestations, _ = values["readiness_attestations"]
     root = config.rootpath
     return HarnessSettings(
         target_url=_check_url(target, target_source, ("http", "https")),
@@ -192,5 +218,8 @@ def resolve_settings(config: pytest.Config) -> HarnessSettings:
         features_dir=root / (features or "features"),
         backup_path=Path(backup) if backup else None,
         reports_dir=root / (reports or "reports"),
+        waivers_file=root / (waivers or "waivers.yml"),
+        attestations_file=root / (attestations or "attestations.yml"),
+        ca_bundle=Path(ca_bundle) if ca_bundle else None,
         secrets=load_secrets(),
     )

@@ -8,17 +8,21 @@ visible to every feature file.
 from __future__ import annotations
 
 import platform
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from .checklist import ChecklistRecorder
+from .checklist import EVIDENCE_PREFIX, ChecklistRecorder
 from .clients import AdminClient, WebhookClient
 from .collection import collect_feature, register_markers
 from .gateway_sim import GatewaySimulator
 from .options import HarnessSettings, add_options, redact, resolve_settings
+from .signoff import Attestations, SignoffFileError, Waiver, load_attestations, load_waivers
 from .stack import Target, embedded_stack
+from .verdict import Verdict, WaiverMismatch, judge, write
 
 pytest_plugins = (
     "readiness_steps.common",
@@ -30,22 +34,28 @@ pytest_plugins = (
 
 SETTINGS_KEY = pytest.StashKey[HarnessSettings]()
 RECORDER_KEY = pytest.StashKey[ChecklistRecorder]()
+WAIVERS_KEY = pytest.StashKey[list[Waiver]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
     parser.getgroup("readiness").addoption(
-        "--checklist-json",
-        dest="readiness_checklist_json",
+        "--readiness-json",
+        dest="readiness_json",
         default=None,
         metavar="PATH",
-        help="write every checklist line with its state and evidence to PATH as JSON",
+        help="write every checklist line with its state, evidence and the verdict to PATH "
+        "(readiness.json) and a Markdown summary beside it",
     )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     settings = resolve_settings(config)
     config.stash[SETTINGS_KEY] = settings
+    try:
+        config.stash[WAIVERS_KEY] = load_waivers(settings.waivers_file)
+    except SignoffFileError as exc:
+        raise pytest.UsageError(str(exc)) from exc
     register_markers(config, settings.features_dir)
     recorder = ChecklistRecorder()
     config.stash[RECORDER_KEY] = recorder
@@ -53,11 +63,21 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    path = session.config.getoption("readiness_checklist_json")
-    if path:
-        settings = session.config.stash[SETTINGS_KEY]
-        target = settings.target_url or "embedded reference service"
-        session.config.stash[RECORDER_KEY].write(Path(path), target)
+    path = session.config.getoption("readiness_json")
+    if not path:
+        return
+    settings = session.config.stash[SETTINGS_KEY]
+    lines = session.config.stash[RECORDER_KEY].ordered()
+    try:
+        judged = judge(lines, session.config.stash[WAIVERS_KEY], date.today())
+    except WaiverMismatch as exc:
+        raise pytest.UsageError(f"{settings.waivers_file}: {exc}") from exc
+    verdict = Verdict(
+        target=settings.target_url or "embedded reference service",
+        lines=judged,
+        partial=any(not line.selected for line in lines),
+    )
+    write(verdict, Path(path))
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -84,24 +104,31 @@ def readiness_settings(pytestconfig: pytest.Config) -> HarnessSettings:
 def readiness_target(readiness_settings: HarnessSettings) -> Iterator[Target]:
     """The service under test: the deployed target, or the embedded default for the session."""
     if readiness_settings.target_url:
-        yield Target(readiness_settings.target_url, readiness_settings.secrets)
+        yield Target(
+            readiness_settings.target_url, readiness_settings.secrets, ca_file=readiness_settings.ca_bundle
+        )
         return
     with embedded_stack(
-        readiness_settings.secrets, readiness_settings.database_url, readiness_settings.redis_url
+        readiness_settings.secrets,
+        readiness_settings.database_url,
+        readiness_settings.redis_url,
+        tls=True,
     ) as target:
         yield target
 
 
 @pytest.fixture(scope="session")
 def webhook_client(readiness_target: Target) -> Iterator[WebhookClient]:
-    client = WebhookClient(readiness_target.url)
+    client = WebhookClient(readiness_target.url, verify=readiness_target.verify)
     yield client
     client.close()
 
 
 @pytest.fixture(scope="session")
 def admin_client(readiness_target: Target) -> Iterator[AdminClient]:
-    client = AdminClient(readiness_target.url, readiness_target.secrets.admin_token)
+    client = AdminClient(
+        readiness_target.url, readiness_target.secrets.admin_token, verify=readiness_target.verify
+    )
     yield client
     client.close()
 
@@ -110,3 +137,19 @@ def admin_client(readiness_target: Target) -> Iterator[AdminClient]:
 def payment_gateway(readiness_target: Target, webhook_client: WebhookClient) -> GatewaySimulator:
     """The gateway, played by the harness: signed deliveries for made-up payments."""
     return GatewaySimulator(readiness_target, webhook_client)
+
+
+@pytest.fixture
+def record_evidence(request: pytest.FixtureRequest) -> Callable[[str, Any], None]:
+    """Attach JSON-serializable evidence to the current checklist line (readiness.json)."""
+
+    def record(name: str, value: Any) -> None:
+        request.node.user_properties.append((EVIDENCE_PREFIX + name, value))
+
+    return record
+
+
+@pytest.fixture(scope="session")
+def attestations(readiness_settings: HarnessSettings) -> Attestations:
+    """The human items' sign-offs; a broken file fails the lines that read it."""
+    return load_attestations(readiness_settings.attestations_file)

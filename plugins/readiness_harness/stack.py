@@ -12,6 +12,7 @@ import logging
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -27,6 +28,7 @@ import uvicorn
 from .embedded import EmbeddedPostgres, EmbeddedRedis, EmbeddedServerError, free_port
 from .options import Secrets
 from .paypal_sandbox import SANDBOX_API_BASE, PayPalSandbox
+from .tls import LocalCertificate, make_local_certificate
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +44,15 @@ class Target:
     postgres: EmbeddedPostgres | None = None
     redis: EmbeddedRedis | None = None
     paypal: PayPalSandbox | None = None
+    ca_file: Path | None = None
+    """CA bundle that verifies the target's certificate (None: the system trust store)."""
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        """What HTTP clients pass as `verify=` for this target."""
+        if self.ca_file is None:
+            return True
+        return ssl.create_default_context(cafile=str(self.ca_file))
 
     @property
     def embedded(self) -> bool:
@@ -51,7 +62,12 @@ class Target:
 class InProcessService:
     """uvicorn serving the reference app in a background thread of this process."""
 
-    def __init__(self, settings_env: dict[str, str], port: int | None = None) -> None:
+    def __init__(
+        self,
+        settings_env: dict[str, str],
+        port: int | None = None,
+        certificate: LocalCertificate | None = None,
+    ) -> None:
         from cardpack_service.config import Settings
         from cardpack_service.main import create_app
 
@@ -65,13 +81,17 @@ class InProcessService:
             access_log=False,
             lifespan="on",
             timeout_graceful_shutdown=5,
+            ssl_certfile=str(certificate.cert_file) if certificate else None,
+            ssl_keyfile=str(certificate.key_file) if certificate else None,
         )
+        self.certificate = certificate
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="reference-service", daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.certificate else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30) -> None:
         self.thread.start()
@@ -82,7 +102,10 @@ class InProcessService:
             if time.monotonic() > deadline:
                 raise EmbeddedServerError(f"the reference service did not start in {timeout:.0f}s")
             time.sleep(0.05)
-        httpx.get(f"{self.url}/health", timeout=5).raise_for_status()
+        verify: ssl.SSLContext | bool = True
+        if self.certificate:
+            verify = ssl.create_default_context(cafile=str(self.certificate.ca_file))
+        httpx.get(f"{self.url}/health", timeout=5, verify=verify).raise_for_status()
 
     def stop(self) -> None:
         self.server.should_exit = True
@@ -110,9 +133,15 @@ def embedded_stack(
     database_url: str | None = None,
     redis_url: str | None = None,
     port: int | None = None,
+    tls: bool = False,
 ) -> Iterator[Target]:
-    """Servers (unless given), the service and the PayPal sandbox; all stopped on exit."""
+    """Servers (unless given), the service and the PayPal sandbox; all stopped on exit.
+    With `tls`, the service serves HTTPS with a certificate made for this run."""
     with contextlib.ExitStack() as stack:
+        certificate = None
+        if tls:
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="readiness-tls-")))
+            certificate = make_local_certificate(folder, days=30)
         postgres: EmbeddedPostgres | None = None
         redis_server: EmbeddedRedis | None = None
         if database_url is None:
@@ -129,11 +158,20 @@ def embedded_stack(
             secrets.paypal_client_id, secrets.paypal_client_secret, secrets.paypal_webhook_id
         )
         stack.enter_context(paypal.mounted())
-        service = InProcessService(service_environment(database_url, redis_url, secrets), port)
+        service = InProcessService(service_environment(database_url, redis_url, secrets), port, certificate)
         stack.callback(service.stop)
         service.start()
         logger.info("reference service at %s", service.url)
-        yield Target(service.url, secrets, database_url, redis_url, postgres, redis_server, paypal)
+        yield Target(
+            service.url,
+            secrets,
+            database_url,
+            redis_url,
+            postgres,
+            redis_server,
+            paypal,
+            certificate.ca_file if certificate else None,
+        )
 
 
 class SubprocessService:

@@ -41,8 +41,8 @@ def outage(readiness_settings: HarnessSettings) -> Iterator[Outage]:
     if not readiness_settings.embedded:
         pytest.skip("outages are induced on servers the harness starts; not on a deployed target")
     with controlled_stack(readiness_settings.secrets) as stack:
-        client = WebhookClient(stack.service.url, timeout=10)
-        admin = AdminClient(stack.service.url, stack.secrets.admin_token)
+        client = WebhookClient(stack.service.url, timeout=10, verify=stack.target.verify)
+        admin = AdminClient(stack.service.url, stack.secrets.admin_token, verify=stack.target.verify)
         try:
             yield Outage(stack, GatewaySimulator(stack.target, client), admin)
         finally:

@@ -73,9 +73,9 @@ def test_a_tag_selects_exactly_its_scenarios(toy_project: pytest.Pytester) -> No
 def test_checklist_json_gives_every_line_one_state(toy_project: pytest.Pytester) -> None:
     import json
 
-    result = toy_project.runpytest_subprocess("--checklist-json=out/checklist.json")
+    result = toy_project.runpytest_subprocess("--readiness-json=out/readiness.json")
     result.assert_outcomes(passed=1, failed=1, skipped=1)
-    document = json.loads((toy_project.path / "out" / "checklist.json").read_text())
+    document = json.loads((toy_project.path / "out" / "readiness.json").read_text())
     states = {line["scenario"]: line["state"] for line in document["lines"]}
     assert states == {
         "A line that passes": "verified",
@@ -90,7 +90,7 @@ def test_checklist_json_gives_every_line_one_state(toy_project: pytest.Pytester)
 def test_deselected_lines_still_appear_as_not_measured(toy_project: pytest.Pytester) -> None:
     import json
 
-    toy_project.runpytest_subprocess("-m", "first_line", "--checklist-json=c.json")
+    toy_project.runpytest_subprocess("-m", "first_line", "--readiness-json=c.json")
     document = json.loads((toy_project.path / "c.json").read_text())
     states = {line["scenario"]: (line["state"], line["selected"]) for line in document["lines"]}
     assert states == {

@@ -31,11 +31,12 @@ def admin_http(readiness_target: Target) -> Iterator[httpx.Client]:
         base_url=readiness_target.url,
         headers={"Authorization": f"Bearer {readiness_target.secrets.admin_token}"},
         timeout=30,
+        verify=readiness_target.verify,
     ) as client:
         yield client
 
 
 @pytest.fixture(scope="session")
 def anonymous_http(readiness_target: Target) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=readiness_target.url, timeout=30) as client:
+    with httpx.Client(base_url=readiness_target.url, timeout=30, verify=readiness_target.verify) as client:
         yield client

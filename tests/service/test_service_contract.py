@@ -42,8 +42,13 @@ def test_status_reports_database_redis_version_and_counts(webhook_client: Webhoo
     assert all(isinstance(value, int) and value >= 0 for value in counts.values()), counts
     assert counts["artists"] >= 1, "the schema seeds artists"
     webhooks = reply.body["webhooks"]
-    assert webhooks == {"signatures_required": True, "standard": True, "stripe": True,
-                        "paypal": True, "admin_token": True}, webhooks
+    assert webhooks == {
+        "signatures_required": True,
+        "standard": True,
+        "stripe": True,
+        "paypal": True,
+        "admin_token": True,
+    }, webhooks
     assert "whsec" not in str(reply.body), "status shows whether secrets are set, never them"
 
 

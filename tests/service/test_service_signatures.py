@@ -329,7 +329,7 @@ def test_a_chunked_body_over_256_kib_is_413(
         for start in range(0, len(delivery.body), 16 * 1024):
             yield delivery.body[start : start + 16 * 1024]
 
-    with httpx.Client(base_url=readiness_target.url, timeout=30) as client:
+    with httpx.Client(base_url=readiness_target.url, timeout=30, verify=readiness_target.verify) as client:
         response = client.post(delivery.path, content=chunks(), headers=delivery.headers)
     assert "content-length" not in {name.lower() for name in response.request.headers}
     assert response.status_code == 413, response.text

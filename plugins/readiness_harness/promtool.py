@@ -1,0 +1,74 @@
+"""Find and run `promtool`, Prometheus's checker for rule files and their unit tests.
+
+promtool ships in Debian's `prometheus` package (`/usr/bin/promtool`); nothing here
+downloads it. Both runners return the finished process so callers decide what a
+non-zero exit means (a test that proves the rule tests *can* fail wants one).
+
+    from readiness_harness import promtool
+
+    result = promtool.test_rules(Path("reference_service/monitoring/alerts_test.yml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+Import the module, not `test_rules` itself: a function named `test_*` imported into a
+test module would be collected by pytest as a test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+FALLBACK_PATH = Path("/usr/bin/promtool")
+"""Where Debian's `prometheus` package installs promtool, for when PATH lacks it."""
+
+INSTALL_HINT = (
+    "promtool was not found on PATH or at /usr/bin/promtool: apt-get install prometheus "
+    "(in scripts: apt-get install -y --no-install-recommends prometheus)"
+)
+
+TIMEOUT_S = 120.0
+
+
+class PromtoolNotFound(RuntimeError):
+    """promtool is not installed; the message says how to install it."""
+
+
+def find_promtool() -> Path | None:
+    """promtool on PATH, else Debian's `/usr/bin/promtool`, else None."""
+    on_path = shutil.which("promtool")
+    if on_path is not None:
+        return Path(on_path)
+    if FALLBACK_PATH.is_file() and os.access(FALLBACK_PATH, os.X_OK):
+        return FALLBACK_PATH
+    return None
+
+
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    executable = find_promtool()
+    if executable is None:
+        raise PromtoolNotFound(INSTALL_HINT)
+    return subprocess.run(
+        [str(executable), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=TIMEOUT_S,
+    )
+
+
+def check_rules(rules_file: Path) -> subprocess.CompletedProcess[str]:
+    """`promtool check rules FILE`: syntax, PromQL and duplicate-rule checks."""
+    rules_file = rules_file.resolve()
+    return _run("check", "rules", str(rules_file), cwd=rules_file.parent)
+
+
+def test_rules(test_file: Path) -> subprocess.CompletedProcess[str]:
+    """`promtool test rules FILE`: run the unit tests in FILE.
+
+    promtool reads the test file's `rule_files` relative to the test file's folder;
+    the run also starts there so relative paths mean the same either way."""
+    test_file = test_file.resolve()
+    return _run("test", "rules", str(test_file), cwd=test_file.parent)

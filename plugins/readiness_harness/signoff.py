@@ -1,0 +1,117 @@
+"""Waivers and attestations: the two ways a person signs off on a checklist line.
+
+`waivers.yml` accepts a failing or unmeasured line for a while (reason, owner, expiry;
+an expired waiver counts as failed). `attestations.yml` records the human items (who,
+when, link); their scenarios pass only when attested and recent enough.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class SignoffFileError(ValueError):
+    """A waivers or attestations file that cannot be trusted; the message says why."""
+
+
+def _load(path: Path, key: str) -> Any:
+    if not path.exists():
+        return [] if key == "waivers" else {}
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise SignoffFileError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(document, dict):
+        raise SignoffFileError(f"{path}: expected a mapping with a '{key}' key")
+    return document.get(key) or ([] if key == "waivers" else {})
+
+
+def _date(value: object, where: str) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise SignoffFileError(f"{where}: {value!r} is not a date (YYYY-MM-DD)") from exc
+
+
+@dataclass(frozen=True)
+class Waiver:
+    line: str
+    reason: str
+    owner: str
+    expires: date
+
+    def expired(self, today: date) -> bool:
+        return self.expires < today
+
+
+def load_waivers(path: Path) -> list[Waiver]:
+    entries = _load(path, "waivers")
+    if not isinstance(entries, list):
+        raise SignoffFileError(f"{path}: 'waivers' must be a list")
+    waivers = []
+    for index, entry in enumerate(entries, start=1):
+        where = f"{path}: waiver {index}"
+        if not isinstance(entry, dict):
+            raise SignoffFileError(f"{where}: must be a mapping")
+        missing = [name for name in ("line", "reason", "owner", "expires") if not entry.get(name)]
+        if missing:
+            raise SignoffFileError(f"{where}: missing {', '.join(missing)}")
+        waivers.append(
+            Waiver(
+                str(entry["line"]), str(entry["reason"]), str(entry["owner"]), _date(entry["expires"], where)
+            )
+        )
+    return waivers
+
+
+@dataclass(frozen=True)
+class Attestation:
+    item: str
+    who: str
+    when: date
+    link: str
+
+    def age_days(self, today: date) -> int:
+        return (today - self.when).days
+
+
+@dataclass(frozen=True)
+class Attestations:
+    max_age_days: int
+    items: dict[str, Attestation]
+
+
+def load_attestations(path: Path) -> Attestations:
+    if not path.exists():
+        return Attestations(90, {})
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise SignoffFileError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(document, dict):
+        raise SignoffFileError(f"{path}: expected a mapping")
+    max_age = document.get("max_age_days", 90)
+    if not isinstance(max_age, int) or max_age < 1:
+        raise SignoffFileError(f"{path}: max_age_days must be a positive integer")
+    raw = document.get("attestations") or {}
+    if not isinstance(raw, dict):
+        raise SignoffFileError(f"{path}: 'attestations' must map an item to who/when/link")
+    items = {}
+    for item, entry in raw.items():
+        where = f"{path}: attestation {item!r}"
+        if not isinstance(entry, dict):
+            raise SignoffFileError(f"{where}: must be a mapping with who, when, link")
+        missing = [name for name in ("who", "when", "link") if not entry.get(name)]
+        if missing:
+            raise SignoffFileError(f"{where}: missing {', '.join(missing)}")
+        items[str(item)] = Attestation(
+            str(item), str(entry["who"]), _date(entry["when"], where), str(entry["link"])
+        )
+    return Attestations(max_age, items)
