@@ -55,13 +55,18 @@ MARKS = {"verified": "PASS", "attested": "ATTESTED", "waived": "WAIVED", "failed
 
 def check(args: argparse.Namespace, extra: Sequence[str]) -> int:
     """Run the feature files in a pytest subprocess, then judge from its readiness.json."""
-    readiness_json = PROJECT_ROOT / "reports" / "readiness.json"
+    features = Path(args.features).resolve()
+    if not features.is_dir():
+        print(f"readiness check: no features folder at {features}", file=sys.stderr)
+        return 2
+    readiness_json = Path(args.output).resolve() / "readiness.json"
     readiness_json.unlink(missing_ok=True)
     command = [
         sys.executable,
         "-m",
         "pytest",
-        str(PROJECT_ROOT / "features"),
+        str(features),
+        f"--features-dir={features}",
         f"--rootdir={PROJECT_ROOT}",
         "-p",
         "no:cacheprovider",
@@ -144,6 +149,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--target-url",
         default=os.environ.get("READINESS_TARGET_URL"),
         help="base URL of a deployed service [env READINESS_TARGET_URL]",
+    )
+    check_cmd.add_argument(
+        "--features",
+        default=str(PROJECT_ROOT / "features"),
+        help="folder of .feature files to run (default: the checklist)",
+    )
+    check_cmd.add_argument(
+        "--output",
+        default=str(PROJECT_ROOT / "reports"),
+        help="folder for readiness.json and readiness-summary.md (default: reports/)",
     )
     check_cmd.add_argument(
         "-m", dest="marker", default=None, help="only run scenarios with this tag expression (e.g. smoke)"

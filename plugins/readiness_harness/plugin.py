@@ -30,6 +30,7 @@ pytest_plugins = (
     "readiness_steps.smoke",
     "readiness_steps.security",
     "readiness_steps.resilience",
+    "readiness_steps.prelaunch",
 )
 
 SETTINGS_KEY = pytest.StashKey[HarnessSettings]()
@@ -62,6 +63,18 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(recorder, "readiness-checklist")
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """A waiver must name exactly one collected line: check before anything runs."""
+    settings = session.config.stash[SETTINGS_KEY]
+    lines = session.config.stash[RECORDER_KEY].ordered()
+    if not lines:  # no checklist in this run (e.g. only the harness's own tests)
+        return
+    try:
+        judge(lines, session.config.stash[WAIVERS_KEY], date.today())
+    except WaiverMismatch as exc:
+        raise pytest.UsageError(f"{settings.waivers_file}: {exc}") from exc
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     path = session.config.getoption("readiness_json")
     if not path:
@@ -78,6 +91,17 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         partial=any(not line.selected for line in lines),
     )
     write(verdict, Path(path))
+
+
+AFTER_SUITES_TAG = "after_suites"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Scenarios tagged @after_suites judge other lines of the same run: run them last."""
+    later = [item for item in items if item.get_closest_marker(AFTER_SUITES_TAG)]
+    if later:
+        items[:] = [item for item in items if item not in later] + later
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
