@@ -120,6 +120,62 @@ def check(args: argparse.Namespace, extra: Sequence[str]) -> int:
     return pytest_exit if pytest_exit > 1 else 1
 
 
+def drill(args: argparse.Namespace) -> int:
+    """Backup, then restore drill, against DATABASE_URL/REDIS_URL or embedded servers."""
+    import contextlib
+    import tempfile
+
+    from .demo_data import seed_if_empty
+    from .drill import DrillError, run_playbook
+    from .embedded import EmbeddedPostgres, EmbeddedRedis, pg_bin_dir_for_wheel
+
+    with contextlib.ExitStack() as stack:
+        database_url = os.environ.get("DATABASE_URL") or None
+        redis_url = os.environ.get("REDIS_URL") or None
+        pg_bin_dir = os.environ.get("PG_BIN_DIR") or None
+        if database_url is None:
+            print("[drill] starting an embedded PostgreSQL", flush=True)
+            postgres = EmbeddedPostgres()
+            stack.callback(postgres.cleanup)
+            postgres.start()
+            database_url, pg_bin_dir = postgres.url, str(postgres.bin_dir)
+        if redis_url is None:
+            print("[drill] starting an embedded Redis", flush=True)
+            redis_server = EmbeddedRedis()
+            stack.callback(redis_server.cleanup)
+            redis_server.start()
+            redis_url = redis_server.url
+        backup_path = os.environ.get("BACKUP_PATH") or stack.enter_context(
+            tempfile.TemporaryDirectory(prefix="readiness-backups-")
+        )
+        created = seed_if_empty(database_url)
+        if created:
+            print(f"[drill] the database was empty: seeded {created} demo purchases", flush=True)
+        env = {
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "BACKUP_PATH": backup_path,
+            "PG_BIN_DIR": pg_bin_dir or str(pg_bin_dir_for_wheel()),
+        }
+        try:
+            for step, playbook in enumerate(("backup", "restore_drill"), start=1):
+                print(f"[drill] step {step}/2: ansible-playbook playbooks/{playbook}.yml", flush=True)
+                run = run_playbook(playbook, env, quiet=False)
+                if not run.ok:
+                    print(
+                        f"[drill] FAILED: playbooks/{playbook}.yml exited {run.rc}; the "
+                        "messages above say which check failed and what to do",
+                        flush=True,
+                    )
+                    return run.rc or 1
+        except DrillError as exc:
+            print(f"[drill] FAILED: {exc}", flush=True)
+            return 2
+        if run.report_path is not None:
+            print(f"[drill] drill report: {run.report_path}", flush=True)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="readiness",
@@ -163,6 +219,14 @@ def build_parser() -> argparse.ArgumentParser:
     check_cmd.add_argument(
         "-m", dest="marker", default=None, help="only run scenarios with this tag expression (e.g. smoke)"
     )
+    commands.add_parser(
+        "drill",
+        help="take a backup and run the restore drill (embedded servers by default)",
+        description="Take a backup with playbooks/backup.yml and run playbooks/restore_drill.yml "
+        "on it. Uses DATABASE_URL, REDIS_URL, BACKUP_PATH and PG_BIN_DIR when set; otherwise "
+        "starts embedded PostgreSQL and Redis (seeding demo data into an empty database) and "
+        "keeps the backups in a temporary folder. Exit 0 only when the drill passed.",
+    )
     return parser
 
 
@@ -175,6 +239,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return serve(args)
+    if args.command == "drill":
+        return drill(args)
     return check(args, extra)
 
 

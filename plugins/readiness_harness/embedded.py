@@ -59,6 +59,11 @@ def _wheel_postgres_bin() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
+def pg_bin_dir_for_wheel() -> Path:
+    """PostgreSQL client binaries (pg_dump, pg_restore, psql) of the wheel's major version."""
+    return _wheel_postgres_bin()
+
+
 def _traversable_by_others(path: Path) -> bool:
     """True when every directory above `path` lets other users in (o+x)."""
     return all(parent.stat().st_mode & stat.S_IXOTH for parent in [path, *path.parents])

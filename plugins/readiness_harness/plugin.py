@@ -7,6 +7,7 @@ visible to every feature file.
 
 from __future__ import annotations
 
+import os
 import platform
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -18,8 +19,10 @@ import pytest
 from .checklist import EVIDENCE_PREFIX, ChecklistRecorder
 from .clients import AdminClient, WebhookClient
 from .collection import collect_feature, register_markers
+from .demo_data import seed_if_empty
 from .gateway_sim import GatewaySimulator
 from .options import HarnessSettings, add_options, redact, resolve_settings
+from .restore import DrillHarness
 from .signoff import Attestations, SignoffFileError, Waiver, load_attestations, load_waivers
 from .stack import Target, embedded_stack
 from .verdict import Verdict, WaiverMismatch, judge, write
@@ -31,6 +34,7 @@ pytest_plugins = (
     "readiness_steps.security",
     "readiness_steps.resilience",
     "readiness_steps.prelaunch",
+    "readiness_steps.restore_drill",
 )
 
 SETTINGS_KEY = pytest.StashKey[HarnessSettings]()
@@ -177,3 +181,39 @@ def record_evidence(request: pytest.FixtureRequest) -> Callable[[str, Any], None
 def attestations(readiness_settings: HarnessSettings) -> Attestations:
     """The human items' sign-offs; a broken file fails the lines that read it."""
     return load_attestations(readiness_settings.attestations_file)
+
+
+@pytest.fixture(scope="session")
+def restore_drill(readiness_settings: HarnessSettings, readiness_target: Target) -> Iterator[DrillHarness]:
+    """Backup and restore-drill playbooks against the target's PostgreSQL and Redis."""
+    database_url = readiness_target.database_url or readiness_settings.database_url
+    redis_url = readiness_target.redis_url or readiness_settings.redis_url
+    if not database_url or not redis_url:
+        pytest.skip(
+            "the drill needs the target's DATABASE_URL and REDIS_URL "
+            "(--database-url/--redis-url); not measured"
+        )
+    pg_bin_dir = (
+        str(readiness_target.postgres.bin_dir) if readiness_target.postgres else os.environ.get("PG_BIN_DIR")
+    )
+    if readiness_target.embedded:
+        seed_if_empty(database_url)
+    harness = DrillHarness(database_url, redis_url, pg_bin_dir, readiness_settings.reports_dir)
+    yield harness
+    harness.cleanup()
+
+
+@pytest.fixture(scope="session")
+def infra_host() -> Any:
+    """testinfra's host for the target machine (its `host` fixture is parametrized at
+    collection, which BDD steps cannot use)."""
+    import testinfra
+
+    return testinfra.get_hosts(["local://"])[0]
+
+
+@pytest.fixture(scope="session")
+def restore_workflow(pytestconfig: pytest.Config) -> Path:
+    path = pytestconfig.rootpath / ".github" / "workflows" / "restore.yml"
+    assert path.exists(), f"no restore drill workflow at {path}"
+    return path

@@ -1,0 +1,193 @@
+"""Steps for the Restore drill area: playbook runs, their report, and the hosts."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pytest_bdd import parsers, then, when
+
+from readiness_harness.restore import DrillHarness, DrillRun
+
+DRILL_LINES = (
+    "---- RESTORE DRILL START ----",
+    "Using backup: backup_",
+    "Safety snapshot created: pre_drill_snapshot_",
+    "Database restore completed",
+    "Cards: ",
+    "Purchases: ",
+    "Artists: ",
+    "Data verification passed",
+    "Redis is reachable",
+    "Database write capability confirmed",
+    "---- RESTORE DRILL PASSED ----",
+)
+
+
+@when("the restore drill workflow is read", target_fixture="workflow")
+def _(restore_workflow: Path) -> dict[Any, Any]:
+    document: dict[Any, Any] = yaml.safe_load(restore_workflow.read_text(encoding="utf-8"))
+    return document
+
+
+def _triggers(workflow: dict[Any, Any]) -> dict[str, Any]:
+    # YAML 1.1 reads an unquoted `on:` key as True; accept both spellings.
+    triggers: dict[str, Any] = workflow.get("on") or workflow.get(True) or {}
+    return triggers
+
+
+@then(parsers.parse('it is scheduled with cron "{cron}"'))
+def _(workflow: dict[Any, Any], cron: str) -> None:
+    crons = [entry.get("cron") for entry in _triggers(workflow).get("schedule") or []]
+    assert cron in crons, f"restore workflow schedules {crons}, expected {cron!r}"
+
+
+@then("it can also be started by hand")
+def _(workflow: dict[Any, Any]) -> None:
+    assert "workflow_dispatch" in _triggers(workflow), "no workflow_dispatch trigger"
+
+
+@then("it runs the drill and uploads the drill report")
+def _(workflow: dict[Any, Any]) -> None:
+    steps = [step for job in workflow["jobs"].values() for step in job.get("steps", [])]
+    runs = " ".join(str(step.get("run", "")) for step in steps)
+    assert "readiness drill" in runs or "restore_drill.yml" in runs, "no step runs the drill"
+    uploads = [step for step in steps if "upload-artifact" in str(step.get("uses", ""))]
+    assert any("drill" in str(step.get("with", {}).get("path", "")) for step in uploads), (
+        "no step uploads the drill report"
+    )
+
+
+@when("the restore drill runs on the newest backup", target_fixture="drill_run")
+def _(restore_drill: DrillHarness, record_evidence: Callable[[str, Any], None]) -> DrillRun:
+    run = restore_drill.passing_drill()
+    if run.drill.report is not None:
+        record_evidence("drill_report", run.drill.report)
+    return run
+
+
+@when(parsers.parse("the restore drill runs on a {damage} newest backup"), target_fixture="drill_run")
+def _(restore_drill: DrillHarness, damage: str, record_evidence: Callable[[str, Any], None]) -> DrillRun:
+    run = restore_drill.drill_on_damaged_backup(damage)
+    record_evidence("drill_failure", (run.drill.report or {}).get("failure"))
+    return run
+
+
+@then(parsers.parse('the drill exits zero and prints every line from start to "{last}"'))
+def _(drill_run: DrillRun, last: str) -> None:
+    assert drill_run.backup.ok, f"the backup failed:\n{drill_run.backup.stdout[-3000:]}"
+    assert drill_run.drill.ok, f"the drill failed:\n{drill_run.drill.stdout[-3000:]}"
+    position = 0
+    for expected in DRILL_LINES:
+        found = drill_run.drill.stdout.find(expected, position)
+        assert found >= 0, f"the drill did not print {expected!r} (in order)"
+        position = found
+    assert last in drill_run.drill.stdout
+
+
+@then("the drill report marks every check as passed, with the restore time and the data age")
+def _(drill_run: DrillRun) -> None:
+    report = drill_run.report
+    failed = [name for name, ok in report["checks"].items() if not ok]
+    assert report["passed"] is True and not failed, f"failed checks: {failed}"
+    assert report["restore_seconds"] > 0, report
+    assert report["rpo_seconds"] is not None and report["rpo_seconds"] >= 0, report
+
+
+@then(parsers.parse('the drill exits non-zero and prints "{banner}"'))
+def _(drill_run: DrillRun, banner: str) -> None:
+    assert drill_run.drill.rc != 0, "the drill succeeded on a damaged backup"
+    assert banner in drill_run.drill.stdout, drill_run.drill.stdout[-3000:]
+    assert "RESTORE DRILL PASSED" not in drill_run.drill.stdout
+
+
+@then("the failure names the backup file and the reason")
+def _(drill_run: DrillRun) -> None:
+    assert drill_run.damaged_backup is not None
+    output = drill_run.drill.stdout
+    assert drill_run.damaged_backup.name in output, output[-3000:]
+    report = drill_run.drill.report or {}
+    assert report.get("passed") is False, "a failed drill still writes a report saying so"
+    assert report.get("failure"), f"the report gives no reason: {report}"
+
+
+@then("the live database holds the same data as before")
+def _(drill_run: DrillRun) -> None:
+    assert drill_run.live_counts_after == drill_run.live_counts_before
+
+
+@then("no scratch database is left behind")
+def _(restore_drill: DrillHarness) -> None:
+    assert restore_drill.scratch_databases() == []
+
+
+@then("the newest backup file exists, is not empty and only its owner can read it")
+def _(drill_run: DrillRun, infra_host: Any) -> None:
+    backup = infra_host.file(str(drill_run.newest_backup))
+    assert backup.exists and backup.is_file, backup
+    assert backup.size > 0, f"{backup.path} is empty"
+    assert backup.mode == 0o600, f"{backup.path} has mode {oct(backup.mode)}, expected 0o600"
+    assert infra_host.file(str(drill_run.backup_dir)).mode == 0o700
+
+
+@then("its sha256 matches the checksum file beside it")
+def _(drill_run: DrillRun, infra_host: Any) -> None:
+    backup = drill_run.newest_backup
+    recorded = infra_host.file(str(backup) + ".sha256").content_string.split()[0]
+    actual = hashlib.sha256(backup.read_bytes()).hexdigest()
+    assert recorded == actual, f"{backup.name}: recorded {recorded}, actual {actual}"
+    assert drill_run.report["backup"]["sha256"] == actual
+
+
+@then("the drill listed its table of contents and restored it")
+def _(drill_run: DrillRun) -> None:
+    checks = drill_run.report["checks"]
+    assert checks["toc"] and checks["restore"], checks
+    assert drill_run.report["backup"]["toc_entries"] > 0
+
+
+@then("the drill printed the safety snapshot before the restore")
+def _(drill_run: DrillRun) -> None:
+    output = drill_run.drill.stdout
+    snapshot = output.find("Safety snapshot created: pre_drill_snapshot_")
+    restored = output.find("Database restore completed")
+    assert 0 <= snapshot < restored, "the snapshot must come before the restore"
+    assert drill_run.report["checks"]["safety_snapshot"] is True
+
+
+@then("the snapshot file exists and is not empty")
+def _(drill_run: DrillRun, infra_host: Any) -> None:
+    snapshot = infra_host.file(drill_run.report["snapshot"]["file"])
+    assert snapshot.exists and snapshot.size > 0, snapshot.path
+
+
+@then("the restored counts of cards, purchases and artists match the live database")
+def _(drill_run: DrillRun) -> None:
+    counts = drill_run.report["counts"]
+    assert counts == drill_run.live_counts_before, (counts, drill_run.live_counts_before)
+    assert all(counts[name] > 0 for name in ("cards", "purchases", "artists")), counts
+
+
+@then("the drill found Redis reachable")
+def _(drill_run: DrillRun) -> None:
+    assert drill_run.report["redis"]["reachable"] is True, drill_run.report["redis"]
+    assert "Redis is reachable" in drill_run.drill.stdout
+
+
+@then("PostgreSQL and Redis are listening on the target host")
+def _(infra_host: Any, restore_drill: DrillHarness) -> None:
+    from urllib.parse import urlparse
+
+    for url in (restore_drill.database_url, restore_drill.redis_url):
+        parsed = urlparse(url)
+        socket = infra_host.socket(f"tcp://{parsed.hostname}:{parsed.port}")
+        assert socket.is_listening, f"nothing listens on {parsed.hostname}:{parsed.port}"
+
+
+@then("the drill confirmed the restored database accepts writes")
+def _(drill_run: DrillRun) -> None:
+    assert drill_run.report["write_check"] is True
+    assert "Database write capability confirmed" in drill_run.drill.stdout
