@@ -72,6 +72,8 @@ def check(args: argparse.Namespace, extra: Sequence[str]) -> int:
         "no:cacheprovider",
         "-q",
         f"--readiness-json={readiness_json}",
+        f"--alluredir={readiness_json.parent / 'allure-results'}",
+        "--clean-alluredir",
     ]
     if args.target_url:
         command.append(f"--target-url={args.target_url}")
@@ -176,6 +178,29 @@ def drill(args: argparse.Namespace) -> int:
     return 0
 
 
+def report(args: argparse.Namespace) -> int:
+    """The Allure HTML report from the last check's results, built offline."""
+    from .allure_report import AllureReportError, AllureUnavailable, build_report
+
+    results = Path(args.results).resolve()
+    if not results.is_dir() or not any(results.iterdir()):
+        print(
+            f"readiness report: no Allure results in {results}; run `readiness check` first", file=sys.stderr
+        )
+        return 2
+    history = Path(args.history).resolve() if args.history else None
+    print(f"[report] building the Allure report from {results}", flush=True)
+    try:
+        output = build_report(results, Path(args.output).resolve(), history)
+    except (AllureUnavailable, AllureReportError) as exc:
+        print(f"readiness report: {exc}", file=sys.stderr)
+        return 2
+    print(f"[report] {output / 'index.html'} (offline: no analytics, no outside calls)")
+    if history:
+        print(f"[report] history kept in {history}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="readiness",
@@ -227,6 +252,28 @@ def build_parser() -> argparse.ArgumentParser:
         "starts embedded PostgreSQL and Redis (seeding demo data into an empty database) and "
         "keeps the backups in a temporary folder. Exit 0 only when the drill passed.",
     )
+    report_cmd = commands.add_parser(
+        "report",
+        help="build the Allure HTML readiness report (offline) from the last check",
+        description="Build the HTML report with Allure 3 (installed from npm on first use) from "
+        "the results `readiness check` wrote. Pass --history with the same file every run to "
+        "keep trends between runs (CI caches it).",
+    )
+    report_cmd.add_argument(
+        "--results",
+        default=str(PROJECT_ROOT / "reports" / "allure-results"),
+        help="Allure results folder (default: reports/allure-results)",
+    )
+    report_cmd.add_argument(
+        "--output",
+        default=str(PROJECT_ROOT / "reports" / "allure-report"),
+        help="where the HTML report goes (default: reports/allure-report)",
+    )
+    report_cmd.add_argument(
+        "--history",
+        default=str(PROJECT_ROOT / "reports" / "allure-history.jsonl"),
+        help="history file kept between runs (default: reports/allure-history.jsonl; '' for none)",
+    )
     return parser
 
 
@@ -241,6 +288,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(args)
     if args.command == "drill":
         return drill(args)
+    if args.command == "report":
+        return report(args)
     return check(args, extra)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from . import allure_evidence
 from .checklist import EVIDENCE_PREFIX, ChecklistRecorder
 from .clients import AdminClient, WebhookClient
 from .collection import collect_feature, register_markers
@@ -35,6 +36,7 @@ pytest_plugins = (
     "readiness_steps.resilience",
     "readiness_steps.prelaunch",
     "readiness_steps.restore_drill",
+    "readiness_steps.monitoring",
 )
 
 SETTINGS_KEY = pytest.StashKey[HarnessSettings]()
@@ -65,6 +67,8 @@ def pytest_configure(config: pytest.Config) -> None:
     recorder = ChecklistRecorder()
     config.stash[RECORDER_KEY] = recorder
     config.pluginmanager.register(recorder, "readiness-checklist")
+    if config.pluginmanager.has_plugin("allure_pytest_bdd"):
+        config.pluginmanager.register(allure_evidence, "readiness-allure")
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -80,21 +84,22 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    path = session.config.getoption("readiness_json")
-    if not path:
-        return
     settings = session.config.stash[SETTINGS_KEY]
-    lines = session.config.stash[RECORDER_KEY].ordered()
-    try:
-        judged = judge(lines, session.config.stash[WAIVERS_KEY], date.today())
-    except WaiverMismatch as exc:
-        raise pytest.UsageError(f"{settings.waivers_file}: {exc}") from exc
-    verdict = Verdict(
-        target=settings.target_url or "embedded reference service",
-        lines=judged,
-        partial=any(not line.selected for line in lines),
-    )
-    write(verdict, Path(path))
+    target = settings.target_url or "embedded reference service"
+    path = session.config.getoption("readiness_json")
+    readiness_json = Path(path) if path else None
+    if readiness_json is not None:
+        lines = session.config.stash[RECORDER_KEY].ordered()
+        try:
+            judged = judge(lines, session.config.stash[WAIVERS_KEY], date.today())
+        except WaiverMismatch as exc:
+            raise pytest.UsageError(f"{settings.waivers_file}: {exc}") from exc
+        partial = any(not line.selected for line in lines)
+        write(Verdict(target=target, lines=judged, partial=partial), readiness_json)
+    if session.config.pluginmanager.has_plugin("readiness-allure"):
+        allure_evidence.finish(
+            session.config, target, readiness_json, settings.reports_dir / "drill" / "latest.json"
+        )
 
 
 AFTER_SUITES_TAG = "after_suites"
@@ -173,6 +178,8 @@ def record_evidence(request: pytest.FixtureRequest) -> Callable[[str, Any], None
 
     def record(name: str, value: Any) -> None:
         request.node.user_properties.append((EVIDENCE_PREFIX + name, value))
+        if request.config.pluginmanager.has_plugin("readiness-allure"):
+            allure_evidence.attach_json(name, value)
 
     return record
 
