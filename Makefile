@@ -17,6 +17,20 @@ help:
 	@echo "make drill      - take a backup and run the restore drill on the embedded default"
 	@echo "make serve      - run the reference service on the embedded default (Ctrl-C stops)"
 
+# promtool (alert rule tests) comes from Debian's `prometheus` package. Only the binary
+# is extracted into the venv: installing the package would also create and start a
+# Prometheus server. `apt-get update` runs only when the package lists lack it (root).
+PROMTOOL := $(BIN)/promtool
+$(PROMTOOL): | $(STAMP)
+	@set -e; if command -v promtool >/dev/null 2>&1; then ln -sf "$$(command -v promtool)" $@; exit 0; fi; \
+	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	if ! (cd "$$tmp" && apt-get download prometheus >/dev/null 2>&1); then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq >/dev/null && (cd "$$tmp" && apt-get download prometheus >/dev/null); \
+	  else echo "promtool is needed for the alert rule tests: apt-get install prometheus (or put promtool on PATH)" >&2; exit 1; fi; \
+	fi; \
+	dpkg-deb --fsys-tarfile "$$tmp"/prometheus_*.deb | tar -x -C "$$tmp" ./usr/bin/promtool; \
+	install -m 0755 "$$tmp/usr/bin/promtool" $@; echo "installed $@ from Debian's prometheus package"
+
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required, found " + sys.version.split()[0])'
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +39,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 # The verdict's exit code wins, but the HTML report is built either way (CI publishes it).
-readiness: $(STAMP)
+readiness: $(STAMP) $(PROMTOOL)
 	@status=0; $(BIN)/readiness check || status=$$?; \
 	$(BIN)/readiness report || { [ $$status -ne 0 ] || status=$$?; }; \
 	exit $$status
@@ -48,7 +62,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: lint typecheck
+test: lint typecheck $(PROMTOOL)
 	$(BIN)/pytest
 
 clean:

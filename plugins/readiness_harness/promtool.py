@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import subprocess
 from pathlib import Path
 
@@ -36,12 +37,14 @@ class PromtoolNotFound(RuntimeError):
 
 
 def find_promtool() -> Path | None:
-    """promtool on PATH, else Debian's `/usr/bin/promtool`, else None."""
+    """promtool on PATH, else the venv's (where `make` extracts it), else Debian's
+    `/usr/bin/promtool`, else None."""
     on_path = shutil.which("promtool")
     if on_path is not None:
         return Path(on_path)
-    if FALLBACK_PATH.is_file() and os.access(FALLBACK_PATH, os.X_OK):
-        return FALLBACK_PATH
+    for candidate in (Path(sys.executable).parent / "promtool", FALLBACK_PATH):
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
     return None
 
 
