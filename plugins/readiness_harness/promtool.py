@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import subprocess
+import sys
 from pathlib import Path
 
 FALLBACK_PATH = Path("/usr/bin/promtool")
