@@ -32,6 +32,12 @@ DEPENDENCY_ERRORS = Counter(
 )
 
 
+# Series exist from the start at 0, so `increase()` in the alert rules sees the first
+# error rather than a series that appears already at 1.
+for _dependency in ("database", "redis", "paypal"):
+    DEPENDENCY_ERRORS.labels(_dependency)
+
+
 def render() -> tuple[bytes, str]:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
