@@ -1,0 +1,44 @@
+"""Print the restore drill's transcript lines exactly as DESIGN.md shows them.
+
+The restore_drill role announces each step with a debug task ("Using backup: ...",
+"Cards: 1234", "---- RESTORE DRILL PASSED ----"); the default stdout callback shows
+those wrapped as `"msg": "..."`. This notification callback, loaded from beside the
+playbooks and enabled by itself, echoes every debug message of that role as a bare line,
+so operators and log scrapers can match the lines as written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ansible.plugins.callback import CallbackBase
+
+DOCUMENTATION = """
+    name: drill_transcript
+    type: notification
+    short_description: echo the restore drill's transcript lines verbatim
+    description:
+      - Prints the debug messages of the restore_drill role as plain lines.
+"""
+
+TRANSCRIPT_ROLE = "restore_drill"
+
+
+class CallbackModule(CallbackBase):  # type: ignore[misc]
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "notification"
+    CALLBACK_NAME = "drill_transcript"
+    CALLBACK_NEEDS_ENABLED = False
+
+    def v2_runner_on_ok(self, result: Any) -> None:
+        task = result._task
+        role = getattr(task, "_role", None)
+        if task.action not in ("debug", "ansible.builtin.debug", "ansible.legacy.debug"):
+            return
+        if role is None or role.get_name() != TRANSCRIPT_ROLE:
+            return
+        message = result._result.get("msg")
+        lines = message if isinstance(message, list) else [message]
+        for line in lines:
+            if isinstance(line, str) and line:
+                self._display.display(line)
