@@ -22,19 +22,15 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
 import psycopg
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from httpload import Request, build_request, run, storm  # noqa: E402
-
-from readiness_harness.gateway_events import EventFactory, Payment, Signer  # noqa: E402
-from readiness_harness.options import load_secrets  # noqa: E402
-from readiness_harness.stack import controlled_stack  # noqa: E402
+from httpload import Request, build_request, run, storm
+from readiness_harness.gateway_events import EventFactory, Payment, Signer
+from readiness_harness.options import load_secrets
+from readiness_harness.stack import controlled_stack
 
 PGBENCH_SCRIPT = """\
 \\set n random(1, 2000000000)
@@ -51,10 +47,30 @@ def pgbench_tps(bin_dir: Path, database_url: str, clients: int, seconds: int) ->
         script.write(PGBENCH_SCRIPT)
     try:
         result = subprocess.run(
-            [str(bin_dir / "pgbench"), "-n", "-M", "prepared", "-c", str(clients),
-             "-j", str(min(clients, 2)), "-T", str(seconds), "-f", script.name,
-             "-h", host, "-p", port, "-U", user, database],
-            capture_output=True, text=True, check=True,
+            [
+                str(bin_dir / "pgbench"),
+                "-n",
+                "-M",
+                "prepared",
+                "-c",
+                str(clients),
+                "-j",
+                str(min(clients, 2)),
+                "-T",
+                str(seconds),
+                "-f",
+                script.name,
+                "-h",
+                host,
+                "-p",
+                port,
+                "-U",
+                user,
+                database,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
         )
     finally:
         os.unlink(script.name)
@@ -67,8 +83,14 @@ def signed_captures(signer: Signer, url: str, count: int, prefix: str) -> tuple[
     events = EventFactory()
     requests, payment_ids = [], []
     for index in range(count):
-        payment = Payment("standard", f"u{index % 1000}", "black",
-                          f"{prefix}{uuid.uuid4().hex[:16]}", f"evt_{uuid.uuid4().hex}", "-")
+        payment = Payment(
+            "standard",
+            f"u{index % 1000}",
+            "black",
+            f"{prefix}{uuid.uuid4().hex[:16]}",
+            f"evt_{uuid.uuid4().hex}",
+            "-",
+        )
         delivery = signer.sign("standard", events.capture(payment))
         requests.append(build_request(url, delivery.path, delivery.body, delivery.headers))
         payment_ids.append(payment.payment_id)
@@ -89,11 +111,13 @@ def verify(database_url: str, prefix: str, payment_ids: list[str]) -> tuple[int,
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=int, default=10, help="pgbench duration per level")
-    parser.add_argument("--requests", type=int, default=6000,
-                        help="signed webhooks sent per concurrency level")
+    parser.add_argument(
+        "--requests", type=int, default=6000, help="signed webhooks sent per concurrency level"
+    )
     parser.add_argument("--concurrency", type=int, nargs="+", default=[8, 32])
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers")
     parser.add_argument("--storms", type=int, default=10)
@@ -122,18 +146,29 @@ def main() -> int:
             ratio = result.throughput / tps
             print(f"\n== concurrency {clients} ==")
             print(f"(a) pgbench record_capture:   {tps:9.0f} captures/s")
-            print(f"(b) signed webhooks:          {result.throughput:9.0f} captures/s "
-                  f"({len(result.statuses)} requests, {result.non_2xx} non-2xx)")
+            print(
+                f"(b) signed webhooks:          {result.throughput:9.0f} captures/s "
+                f"({len(result.statuses)} requests, {result.non_2xx} non-2xx)"
+            )
             print(f"    ratio webhooks/pgbench:   {ratio:9.2f}")
-            print(f"    latency p50 / p99:        {p50:6.2f} ms / {p99:6.2f} ms "
-                  f"(mean {statistics.fmean(result.latencies) * 1000:.2f} ms)")
-            print(f"    verify: purchases {purchases} = distinct payments {len(set(payment_ids))}, "
-                  f"cards {cards} = 5 x {purchases}: {'OK' if ok else 'MISMATCH'}")
-            figures[f"c{clients}"] = {"pgbench_tps": tps, "webhook_rps": result.throughput,
-                                      "ratio": ratio, "p50_ms": p50, "p99_ms": p99,
-                                      "non_2xx": result.non_2xx, "verified": ok}
-        print(f"\n== (c) {args.storms} storms of {args.storm_size} concurrent deliveries "
-              "of one event ==")
+            print(
+                f"    latency p50 / p99:        {p50:6.2f} ms / {p99:6.2f} ms "
+                f"(mean {statistics.fmean(result.latencies) * 1000:.2f} ms)"
+            )
+            print(
+                f"    verify: purchases {purchases} = distinct payments {len(set(payment_ids))}, "
+                f"cards {cards} = 5 x {purchases}: {'OK' if ok else 'MISMATCH'}"
+            )
+            figures[f"c{clients}"] = {
+                "pgbench_tps": tps,
+                "webhook_rps": result.throughput,
+                "ratio": ratio,
+                "p50_ms": p50,
+                "p99_ms": p99,
+                "non_2xx": result.non_2xx,
+                "verified": ok,
+            }
+        print(f"\n== (c) {args.storms} storms of {args.storm_size} concurrent deliveries of one event ==")
         storms = []
         for number in range(1, args.storms + 1):
             requests, payment_ids = signed_captures(signer, url, 1, f"S{number}X")
@@ -142,9 +177,12 @@ def main() -> int:
             purchases, cards, ok = verify(stack.postgres.url, f"S{number}X", payment_ids)
             all_ok &= ok and created == 1 and result.non_2xx == 0
             storms.append({"created": created, "purchases": purchases, "non_2xx": result.non_2xx})
-            print(f"storm {number:2d}: purchases created {purchases} (answers 'captured': "
-                  f"{created}), cards {cards}, non-2xx {result.non_2xx}, "
-                  f"p99 {result.percentile(0.99) * 1000:.0f} ms", flush=True)
+            print(
+                f"storm {number:2d}: purchases created {purchases} (answers 'captured': "
+                f"{created}), cards {cards}, non-2xx {result.non_2xx}, "
+                f"p99 {result.percentile(0.99) * 1000:.0f} ms",
+                flush=True,
+            )
         figures["storms"] = storms
     print(f"\nload average after: {os.getloadavg()}")
     print("RESULT: " + ("all deliveries verified" if all_ok else "VERIFICATION FAILED"))

@@ -61,13 +61,18 @@ def check(args: argparse.Namespace, extra: Sequence[str]) -> int:
         return 2
     readiness_json = Path(args.output).resolve() / "readiness.json"
     readiness_json.unlink(missing_ok=True)
+    # The project's configuration always; the rootdir is the checklist's folder when it
+    # lies outside the project (reporters resolve test paths relative to the rootdir).
+    rootdir = PROJECT_ROOT if features.is_relative_to(PROJECT_ROOT) else features.parent
     command = [
         sys.executable,
         "-m",
         "pytest",
         str(features),
         f"--features-dir={features}",
-        f"--rootdir={PROJECT_ROOT}",
+        f"--rootdir={rootdir}",
+        "-c",
+        str(PROJECT_ROOT / "pyproject.toml"),
         "-p",
         "no:cacheprovider",
         "-q",

@@ -21,6 +21,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+VENV_PATH = Path(sys.executable).parent / "promtool"
+"""Where `make` puts promtool (extracted from Debian's package) when PATH lacks it."""
 FALLBACK_PATH = Path("/usr/bin/promtool")
 """Where Debian's `prometheus` package installs promtool, for when PATH lacks it."""
 
@@ -42,7 +44,7 @@ def find_promtool() -> Path | None:
     on_path = shutil.which("promtool")
     if on_path is not None:
         return Path(on_path)
-    for candidate in (Path(sys.executable).parent / "promtool", FALLBACK_PATH):
+    for candidate in (VENV_PATH, FALLBACK_PATH):
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return candidate
     return None

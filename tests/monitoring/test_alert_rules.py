@@ -106,6 +106,7 @@ def test_a_missing_promtool_fails_with_the_install_command(
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setattr(promtool, "FALLBACK_PATH", tmp_path / "promtool")
+    monkeypatch.setattr(promtool, "VENV_PATH", tmp_path / "venv-promtool")
     assert promtool.find_promtool() is None
     with pytest.raises(promtool.PromtoolNotFound, match="apt-get install prometheus"):
         promtool.test_rules(RULE_TESTS)
