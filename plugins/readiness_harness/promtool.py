@@ -27,8 +27,9 @@ FALLBACK_PATH = Path("/usr/bin/promtool")
 """Where Debian's `prometheus` package installs promtool, for when PATH lacks it."""
 
 INSTALL_HINT = (
-    "promtool was not found on PATH or at /usr/bin/promtool: apt-get install prometheus "
-    "(in scripts: apt-get install -y --no-install-recommends prometheus)"
+    "promtool was not found on PATH, in the venv or at /usr/bin/promtool: run "
+    "`make .venv/bin/promtool` (extracts it from Debian's prometheus package), or "
+    "apt-get install prometheus"
 )
 
 TIMEOUT_S = 120.0

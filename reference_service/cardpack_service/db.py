@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from psycopg import AsyncConnection, OperationalError, sql
 from psycopg.rows import dict_row
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from .config import Settings
 
@@ -49,9 +49,11 @@ async def _run(pool: Pool, work: Callable[[AsyncConnection[Any]], Awaitable[T]])
     try:
         async with pool.connection() as conn:
             return await work(conn)
+    except PoolTimeout:
+        raise  # no connection to be had at all: retrying would only double the wait
     except OperationalError:
         # The pool discards the broken connection; a server that is really down fails
-        # again here (quickly, or after the pool timeout) and the caller answers 503.
+        # again here (after the pool timeout) and the caller answers 503.
         async with pool.connection() as conn:
             return await work(conn)
 

@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(PoolTimeout, _database_unavailable)
     app.add_exception_handler(DataError, _invalid_value)
+    app.add_middleware(webhook_routes.WebhookFastPath)
     app.include_router(webhook_routes.router)
     app.include_router(admin.router)
     app.include_router(health.router)
