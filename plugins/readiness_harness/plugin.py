@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from . import allure_evidence
-from .checklist import EVIDENCE_PREFIX, ChecklistRecorder
+from .checklist import EVIDENCE_PREFIX, ChecklistLine, ChecklistRecorder
 from .clients import AdminClient, WebhookClient
 from .collection import collect_feature, register_markers
 from .demo_data import seed_if_empty
@@ -229,3 +229,9 @@ def restore_workflow(pytestconfig: pytest.Config) -> Path:
     path = pytestconfig.rootpath / ".github" / "workflows" / "restore.yml"
     assert path.exists(), f"no restore drill workflow at {path}"
     return path
+
+
+@pytest.fixture
+def checklist_so_far(pytestconfig: pytest.Config) -> list[ChecklistLine]:
+    """The checklist lines of this run with the outcomes recorded up to now."""
+    return pytestconfig.stash[RECORDER_KEY].ordered()

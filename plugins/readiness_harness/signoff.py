@@ -19,16 +19,17 @@ class SignoffFileError(ValueError):
     """A waivers or attestations file that cannot be trusted; the message says why."""
 
 
-def _load(path: Path, key: str) -> Any:
+def _read_mapping(path: Path) -> dict[str, Any]:
+    """The YAML mapping in `path`; an absent file reads as empty."""
     if not path.exists():
-        return [] if key == "waivers" else {}
+        return {}
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise SignoffFileError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(document, dict):
-        raise SignoffFileError(f"{path}: expected a mapping with a '{key}' key")
-    return document.get(key) or ([] if key == "waivers" else {})
+        raise SignoffFileError(f"{path}: expected a mapping at the top level")
+    return document
 
 
 def _date(value: object, where: str) -> date:
@@ -52,7 +53,7 @@ class Waiver:
 
 
 def load_waivers(path: Path) -> list[Waiver]:
-    entries = _load(path, "waivers")
+    entries = _read_mapping(path).get("waivers") or []
     if not isinstance(entries, list):
         raise SignoffFileError(f"{path}: 'waivers' must be a list")
     waivers = []
@@ -89,14 +90,7 @@ class Attestations:
 
 
 def load_attestations(path: Path) -> Attestations:
-    if not path.exists():
-        return Attestations(90, {})
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise SignoffFileError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(document, dict):
-        raise SignoffFileError(f"{path}: expected a mapping")
+    document = _read_mapping(path)
     max_age = document.get("max_age_days", 90)
     if not isinstance(max_age, int) or max_age < 1:
         raise SignoffFileError(f"{path}: max_age_days must be a positive integer")

@@ -177,56 +177,55 @@ class WebhookHandler:
         return IgnoredEvent(id=event.id, type=event.type, payment_id=event.payment_id)
 
     async def _record(self, event: StandardEvent) -> tuple[JSONResponse, str | None, str]:
-        gateway = self.gateway.name
         if event.type == CAPTURED:
-            if not event.user_id or not event.pack_type:
-                return await self._reject(
-                    422,
-                    "a capture needs user_id and pack_type",
-                    event.id,
-                    event.type,
-                    event.payment_id,
-                )
-            result = await db.record_capture(
-                self.pool,
-                gateway=gateway,
-                event_id=event.id,
-                event_type=event.type,
-                payment_id=event.payment_id,
-                user_id=event.user_id,
-                pack_type=event.pack_type,
-                amount=event.amount,
-                currency=event.currency,
+            return await self._capture(event)
+        return await self._refund(event)
+
+    async def _capture(self, event: StandardEvent) -> tuple[JSONResponse, str | None, str]:
+        if not event.user_id or not event.pack_type:
+            return await self._reject(
+                422, "a capture needs user_id and pack_type", event.id, event.type, event.payment_id
             )
-            if result.outcome == "rejected":
-                body = {
-                    "detail": f"unknown pack type {event.pack_type!r}",
+        result = await db.record_capture(
+            self.pool,
+            gateway=self.gateway.name,
+            event_id=event.id,
+            event_type=event.type,
+            payment_id=event.payment_id,
+            user_id=event.user_id,
+            pack_type=event.pack_type,
+            amount=event.amount,
+            currency=event.currency,
+        )
+        if result.outcome == "rejected":
+            body = {"detail": f"unknown pack type {event.pack_type!r}", "payment_id": event.payment_id}
+            return _json(422, body), event.type, "rejected"
+        if result.outcome == "duplicate":
+            return _duplicate(event, result), event.type, "duplicate"
+        return (
+            _json(
+                200,
+                {
+                    "status": "captured",
                     "payment_id": event.payment_id,
-                }
-                return _json(422, body), event.type, "rejected"
-            if result.outcome == "duplicate":
-                return _duplicate(event, result), event.type, "duplicate"
-            return (
-                _json(
-                    200,
-                    {
-                        "status": "captured",
-                        "payment_id": event.payment_id,
-                        "user_id": event.user_id,
-                        "pack_type": event.pack_type,
-                        "result": {
-                            "status": "completed" if result.purchase_status == "active" else "refunded",
-                            "cards_created": result.count,
-                            "purchase_id": result.purchase_id,
-                        },
+                    "user_id": event.user_id,
+                    "pack_type": event.pack_type,
+                    "result": {
+                        # "refunded": the payment's refund arrived first; nothing live was delivered.
+                        "status": "completed" if result.purchase_status == "active" else "refunded",
+                        "cards_created": result.count,
+                        "purchase_id": result.purchase_id,
                     },
-                ),
-                event.type,
-                "accepted",
-            )
+                },
+            ),
+            event.type,
+            "accepted",
+        )
+
+    async def _refund(self, event: StandardEvent) -> tuple[JSONResponse, str | None, str]:
         result = await db.record_refund(
             self.pool,
-            gateway=gateway,
+            gateway=self.gateway.name,
             event_id=event.id,
             event_type=event.type,
             payment_id=event.payment_id,

@@ -9,11 +9,10 @@ from typing import Any
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from readiness_harness.checklist import VERIFIED, ChecklistRecorder
+from readiness_harness.checklist import VERIFIED, ChecklistLine
 from readiness_harness.clients import Reply
-from readiness_harness.gateway_events import PATHS
+from readiness_harness.gateway_events import PATHS, Delivery
 from readiness_harness.gateway_sim import GatewaySimulator
-from readiness_harness.plugin import RECORDER_KEY
 from readiness_harness.signoff import Attestation, Attestations
 from readiness_harness.stack import Target
 from readiness_harness.tls import CertificateInfo, TLSCheckError, inspect_certificate
@@ -32,8 +31,6 @@ def _(payment_gateway: GatewaySimulator) -> None:
 
 @when(parsers.parse("an empty delivery is posted to the {endpoint} endpoint"), target_fixture="replies")
 def _(payment_gateway: GatewaySimulator, endpoint: str) -> list[Reply]:
-    from readiness_harness.gateway_events import Delivery
-
     delivery = Delivery("standard", ENDPOINTS[endpoint], b"{}", {"Content-Type": "application/json"})
     return [payment_gateway.send(delivery)]
 
@@ -125,9 +122,8 @@ def _(certificate: CertificateInfo, days: int) -> None:
 
 
 @then("every smoke and gateway checklist line passed in this run")
-def _(request: pytest.FixtureRequest) -> None:
-    recorder: ChecklistRecorder = request.config.stash[RECORDER_KEY]
-    lines = [line for line in recorder.ordered() if set(SUITES) & set(line.tags)]
+def _(checklist_so_far: list[ChecklistLine]) -> None:
+    lines = [line for line in checklist_so_far if set(SUITES) & set(line.tags)]
     ran = [line for line in lines if line.outcomes]
     if not ran:
         pytest.skip("the smoke and gateway suites did not run in this session")
