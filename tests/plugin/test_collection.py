@@ -22,31 +22,11 @@ Feature: Toy checklist
     Given a skipped precondition
 """
 
-STEPS = """\
-import pytest
-from pytest_bdd import given, parsers, then
-
-
-@given(parsers.parse("a number {n:d}"), target_fixture="number")
-def _(n):
-    return n
-
-
-@then("it is even")
-def _(number):
-    assert number % 2 == 0
-
-
-@given("a skipped precondition")
-def _():
-    pytest.skip("not measurable here")
-"""
-
 
 @pytest.fixture
-def toy_project(pytester: pytest.Pytester) -> pytest.Pytester:
+def toy_project(pytester: pytest.Pytester, toy_steps: str) -> pytest.Pytester:
     pytester.makefile(".feature", **{"features/toy": FEATURE})
-    pytester.makeconftest(STEPS)
+    pytester.makeconftest(toy_steps)
     pytester.makeini("[pytest]\naddopts = --strict-markers -p no:cacheprovider\n")
     return pytester
 

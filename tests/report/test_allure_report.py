@@ -38,25 +38,6 @@ Feature: Toy checklist
     Given a skipped precondition
 """
 
-STEPS = """\
-import pytest
-from pytest_bdd import given, parsers, then
-
-
-@given(parsers.parse("a number {n:d}"), target_fixture="number")
-def _(n):
-    return n
-
-
-@then("it is even")
-def _(number):
-    assert number % 2 == 0
-
-
-@given("a skipped precondition")
-def _():
-    pytest.skip("not measurable here")
-"""
 
 # The label mapping for the readiness plugin (proposed for plugin.py; remove it here
 # once the plugin applies it, or every label below would appear twice): epic from the
@@ -81,10 +62,10 @@ def allure_cli() -> Path:
 
 
 @pytest.fixture
-def results(pytester: pytest.Pytester, allure_cli: Path) -> Path:
+def results(pytester: pytest.Pytester, allure_cli: Path, toy_steps: str) -> Path:
     """Run the toy checklist with allure-pytest-bdd writing results; return their folder."""
     pytester.makefile(".feature", **{"features/toy": FEATURE})
-    pytester.makeconftest(STEPS)
+    pytester.makeconftest(toy_steps)
     # allure-pytest and allure-pytest-bdd both add --alluredir: only the BDD one may run.
     pytester.makeini("[pytest]\naddopts = --strict-markers -p no:cacheprovider -p no:allure_pytest\n")
     results_dir = pytester.path / "allure-results"
