@@ -6,7 +6,12 @@ On one embedded PostgreSQL and one service (uvicorn, N workers), measured back t
   then the ratio service/pgbench, p50/p99 latency, and a check that purchases equal the
   distinct payments sent and cards equal 5 x purchases;
   (c) storms: the same event delivered by 1000 connections at once, 10 times, printing
-      purchases created per storm (must be 1) and non-2xx answers (must be 0).
+      purchases created per storm (must be 1) and non-2xx answers (must be 0);
+  (d) a control: the same SQL from Python (asyncio + psycopg) with no HTTP at all, and
+  (e) a control: the same SQL behind a bare ASGI app (bench/bare_capture_app.py) that
+      verifies nothing, on the same workers and pool sizes as the service.
+      (d) and (e) bound what any Python service reaches on this machine; "service / bare
+      app" is the share of that floor the service's own code leaves (1.00 = free).
 Figures are ratios against a baseline measured in the same run, because the machine is
 shared and absolute numbers drift. This is a script that prints numbers, not a test.
 """
@@ -24,9 +29,12 @@ import sys
 import tempfile
 import uuid
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
+from cardpack_service.config import Settings
+from controls import bare_app, direct_captures
 from httpload import Request, build_request, run, storm
 from readiness_harness.gateway_events import EventFactory, Payment, Signer
 from readiness_harness.options import load_secrets
@@ -79,22 +87,35 @@ def pgbench_tps(bin_dir: Path, database_url: str, clients: int, seconds: int) ->
     return float(tps.group(1))
 
 
-def signed_captures(signer: Signer, url: str, count: int, prefix: str) -> tuple[list[Request], list[str]]:
+def capture_events(count: int, prefix: str) -> list[dict[str, Any]]:
+    """`count` standard capture events, each for a new payment whose id starts with `prefix`."""
     events = EventFactory()
-    requests, payment_ids = [], []
-    for index in range(count):
-        payment = Payment(
-            "standard",
-            f"u{index % 1000}",
-            "black",
-            f"{prefix}{uuid.uuid4().hex[:16]}",
-            f"evt_{uuid.uuid4().hex}",
-            "-",
+    return [
+        events.capture(
+            Payment(
+                "standard",
+                f"u{index % 1000}",
+                "black",
+                f"{prefix}{uuid.uuid4().hex[:16]}",
+                f"evt_{uuid.uuid4().hex}",
+                "-",
+            )
         )
-        delivery = signer.sign("standard", events.capture(payment))
+        for index in range(count)
+    ]
+
+
+def signed_requests(signer: Signer, url: str, events: list[dict[str, Any]]) -> list[Request]:
+    requests = []
+    for event in events:
+        delivery = signer.sign("standard", event)
         requests.append(build_request(url, delivery.path, delivery.body, delivery.headers))
-        payment_ids.append(payment.payment_id)
-    return requests, payment_ids
+    return requests
+
+
+def signed_captures(signer: Signer, url: str, count: int, prefix: str) -> tuple[list[Request], list[str]]:
+    events = capture_events(count, prefix)
+    return signed_requests(signer, url, events), [event["payment_id"] for event in events]
 
 
 def verify(database_url: str, prefix: str, payment_ids: list[str]) -> tuple[int, int, bool]:
@@ -110,6 +131,51 @@ def verify(database_url: str, prefix: str, payment_ids: list[str]) -> tuple[int,
     return purchases, cards, ok
 
 
+def measure_controls(
+    database_url: str, clients: int, args: argparse.Namespace, pgbench: float
+) -> tuple[dict[str, object], float, bool]:
+    """(d) and (e): the same SQL without the service. Returns the figures, (e)'s
+    throughput and whether every control's captures were recorded exactly once."""
+    prefix = f"D{clients}X"
+    events = capture_events(args.requests, prefix)
+    direct = asyncio.run(direct_captures(database_url, events, clients))
+    _, _, direct_ok = verify(database_url, prefix, [event["payment_id"] for event in events])
+    print(
+        f"(d) control, Python + psycopg, no HTTP: {direct:6.0f} captures/s, "
+        f"ratio {direct / pgbench:.2f}{'' if direct_ok else ' (MISMATCH)'}"
+    )
+    prefix = f"E{clients}X"
+    events = capture_events(args.requests, prefix)
+    pool = Settings.model_fields  # the service's own pool sizes, unless the environment sets them
+    pool_min = int(os.environ.get("DB_POOL_MIN_SIZE", pool["db_pool_min_size"].default))
+    pool_max = int(os.environ.get("DB_POOL_MAX_SIZE", pool["db_pool_max_size"].default))
+    with bare_app(database_url, args.workers, pool_min, pool_max) as port:
+        url = f"http://127.0.0.1:{port}"
+        warm = capture_events(300, f"EW{clients}X")
+        asyncio.run(run("127.0.0.1", port, plain_requests(url, warm), clients))
+        bare = asyncio.run(run("127.0.0.1", port, plain_requests(url, events), clients))
+    _, _, bare_ok = verify(database_url, prefix, [event["payment_id"] for event in events])
+    bare_ok &= bare.non_2xx == 0
+    print(
+        f"(e) control, bare ASGI app, SQL only:   {bare.throughput:6.0f} captures/s, "
+        f"ratio {bare.throughput / pgbench:.2f}, p50 / p99 {bare.percentile(0.5) * 1000:.2f} / "
+        f"{bare.percentile(0.99) * 1000:.2f} ms{'' if bare_ok else ' (MISMATCH)'}"
+    )
+    figures: dict[str, object] = {
+        "direct_python_tps": direct,
+        "direct_python_ratio": direct / pgbench,
+        "bare_app_rps": bare.throughput,
+        "bare_app_ratio": bare.throughput / pgbench,
+    }
+    return figures, bare.throughput, direct_ok and bare_ok
+
+
+def plain_requests(url: str, events: list[dict[str, Any]]) -> list[Request]:
+    """Unsigned: the bare app verifies nothing."""
+    headers = {"content-type": "application/json"}
+    return [build_request(url, "/", json.dumps(event).encode(), headers) for event in events]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -123,6 +189,12 @@ def main() -> int:
     parser.add_argument("--storms", type=int, default=10)
     parser.add_argument("--storm-size", type=int, default=1000)
     parser.add_argument("--json", type=Path, help="also write the figures here as JSON")
+    parser.add_argument(
+        "--no-controls",
+        dest="controls",
+        action="store_false",
+        help="skip (d) and (e), the controls that drive the same SQL without the service",
+    )
     args = parser.parse_args()
 
     secrets = load_secrets()
@@ -159,7 +231,7 @@ def main() -> int:
                 f"    verify: purchases {purchases} = distinct payments {len(set(payment_ids))}, "
                 f"cards {cards} = 5 x {purchases}: {'OK' if ok else 'MISMATCH'}"
             )
-            figures[f"c{clients}"] = {
+            level: dict[str, object] = {
                 "pgbench_tps": tps,
                 "webhook_rps": result.throughput,
                 "ratio": ratio,
@@ -168,6 +240,12 @@ def main() -> int:
                 "non_2xx": result.non_2xx,
                 "verified": ok,
             }
+            if args.controls:
+                controls, bare_rps, controls_ok = measure_controls(stack.postgres.url, clients, args, tps)
+                level.update(controls)
+                all_ok &= controls_ok
+                print(f"    service / bare app:       {result.throughput / bare_rps:9.2f}")
+            figures[f"c{clients}"] = level
         print(f"\n== (c) {args.storms} storms of {args.storm_size} concurrent deliveries of one event ==")
         storms = []
         for number in range(1, args.storms + 1):
