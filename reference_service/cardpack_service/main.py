@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from psycopg import DataError, OperationalError
 from psycopg_pool import PoolTimeout
+from starlette.types import Receive, Scope, Send
 
 from . import __version__, db
 from .config import Settings, get_settings
@@ -36,6 +37,17 @@ async def _invalid_value(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=422, content={"detail": "invalid value in the request"})
 
 
+class CardpackApp(FastAPI):
+    """FastAPI, with webhook deliveries served before its middleware stack (see
+    `routes.webhooks.serve_webhook_fast_path`); every other request goes through it."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["app"] = self
+        if await webhook_routes.serve_webhook_fast_path(self.state, scope, receive, send):
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -55,7 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.redis.aclose()
             await pool.close()
 
-    app = FastAPI(
+    app = CardpackApp(
         title="Card-pack payment webhook service",
         version=__version__,
         description="Reference service: delivers artist-card packs exactly once per payment.",
@@ -65,7 +77,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(PoolTimeout, _database_unavailable)
     app.add_exception_handler(DataError, _invalid_value)
-    app.add_middleware(webhook_routes.WebhookFastPath)
     app.include_router(webhook_routes.router)
     app.include_router(admin.router)
     app.include_router(health.router)

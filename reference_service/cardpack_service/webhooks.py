@@ -64,6 +64,7 @@ class WebhookHandler:
         self.gateway = gateway
         self.pool = pool
         self.settings = settings
+        self._latency = WEBHOOK_LATENCY.labels(gateway.name)
 
     async def handle(self, request: Request) -> JSONResponse:
         started = time.perf_counter()
@@ -87,7 +88,7 @@ class WebhookHandler:
                 logger.warning("could not audit the internal error: database unavailable")
             response = _json(500, {"detail": "internal error"})
             event_type, outcome = None, "error"
-        WEBHOOK_LATENCY.labels(self.gateway.name).observe(time.perf_counter() - started)
+        self._latency.observe(time.perf_counter() - started)
         WEBHOOK_DELIVERIES.labels(self.gateway.name, event_type or "unknown", outcome).inc()
         return response
 

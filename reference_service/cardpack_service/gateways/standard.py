@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import binascii
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,6 +13,14 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from ..config import Settings
 from ..events import CAPTURED, REFUNDED, IgnoredEvent, InvalidEvent, StandardEvent
 from . import GatewayNotConfigured, SignatureRejected
+
+SIGNATURE_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
+
+
+@functools.lru_cache(maxsize=4)
+def _webhook(secret: str) -> Webhook:
+    """One verifier per secret (it decodes the secret once), not one per delivery."""
+    return Webhook(secret)
 
 
 class StandardGateway:
@@ -24,9 +33,12 @@ class StandardGateway:
     def verify(self, raw: bytes, headers: Mapping[str, str], settings: Settings) -> None:
         if settings.payments_webhook_secret is None:
             raise GatewayNotConfigured("PAYMENTS_WEBHOOK_SECRET is not set")
-        webhook = Webhook(settings.payments_webhook_secret.get_secret_value())
+        webhook = _webhook(settings.payments_webhook_secret.get_secret_value())
+        signature_headers = {
+            name: value for name in SIGNATURE_HEADERS if (value := headers.get(name)) is not None
+        }
         try:
-            webhook.verify(raw, dict(headers), json_parse=False)
+            webhook.verify(raw, signature_headers, json_parse=False)
         except WebhookVerificationError as exc:
             raise SignatureRejected(str(exc), event_id_hint=self.event_id_hint(headers)) from exc
         except (ValueError, binascii.Error) as exc:  # malformed signature header or body
