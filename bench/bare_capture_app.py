@@ -22,6 +22,20 @@ CAPTURE_SQL = "SELECT * FROM record_capture(%s, %s, %s, %s, %s, %s, %s, %s)"
 _pool: AsyncConnectionPool[AsyncConnection[Any]] | None = None
 
 
+def capture_params(event: dict[str, Any]) -> tuple[Any, ...]:
+    """The service's record_capture arguments for a standard capture event."""
+    return (
+        "standard",
+        event["id"],
+        event["type"],
+        event["payment_id"],
+        event["user_id"],
+        event["pack_type"],
+        event.get("amount"),
+        event.get("currency"),
+    )
+
+
 async def _lifespan(receive: Any, send: Any) -> None:
     global _pool
     while True:
@@ -53,17 +67,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         body += message.get("body", b"")
         if not message.get("more_body"):
             break
-    event = json.loads(body)
-    params = (
-        "standard",
-        event["id"],
-        event["type"],
-        event["payment_id"],
-        event["user_id"],
-        event["pack_type"],
-        event.get("amount"),
-        event.get("currency"),
-    )
+    params = capture_params(json.loads(body))
     assert _pool is not None, "lifespan startup opens the pool"
     async with _pool.connection() as conn:
         cursor = await conn.execute(CAPTURE_SQL, params)

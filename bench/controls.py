@@ -25,23 +25,9 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
-from bare_capture_app import CAPTURE_SQL
+from bare_capture_app import CAPTURE_SQL, capture_params
 
 BENCH_DIR = Path(__file__).resolve().parent
-
-
-def capture_params(event: dict[str, Any]) -> tuple[Any, ...]:
-    """The service's record_capture arguments for a standard capture event."""
-    return (
-        "standard",
-        event["id"],
-        event["type"],
-        event["payment_id"],
-        event["user_id"],
-        event["pack_type"],
-        event.get("amount"),
-        event.get("currency"),
-    )
 
 
 async def direct_captures(database_url: str, events: list[dict[str, Any]], concurrency: int) -> float:
