@@ -6,8 +6,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from service_kit import RawSigner, ServiceDb
+from service_kit import PACK, USER_ID, RawSigner, ServiceDb
 
+from readiness_harness.gateway_events import GATEWAYS, GatewayName, Payment
+from readiness_harness.gateway_sim import GatewaySimulator
 from readiness_harness.stack import Target
 
 
@@ -40,3 +42,15 @@ def admin_http(readiness_target: Target) -> Iterator[httpx.Client]:
 def anonymous_http(readiness_target: Target) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=readiness_target.url, timeout=30, verify=readiness_target.verify) as client:
         yield client
+
+
+@pytest.fixture(params=GATEWAYS)
+def gateway(request: pytest.FixtureRequest, payment_gateway: GatewaySimulator) -> GatewayName:
+    """Each gateway in turn (skipped where the target does not configure it)."""
+    return payment_gateway.require(request.param)
+
+
+@pytest.fixture
+def payment(gateway: GatewayName) -> Payment:
+    """A new payment on each gateway in turn."""
+    return Payment.new(gateway, USER_ID, PACK)

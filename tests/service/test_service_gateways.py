@@ -8,7 +8,7 @@ import pytest
 from service_kit import PACK, PACK_SIZE, USER_ID, ServiceDb, assert_captured
 
 from readiness_harness.clients import AdminClient
-from readiness_harness.gateway_events import GATEWAYS, EventFactory, GatewayName, Payment, new_event_id
+from readiness_harness.gateway_events import EventFactory, Payment, new_event_id
 from readiness_harness.gateway_sim import GatewaySimulator
 
 
@@ -34,16 +34,6 @@ def charge_captured(payment: Payment, event_id: str | None = None) -> dict[str, 
             }
         },
     }
-
-
-@pytest.fixture(params=GATEWAYS)
-def gateway(request: pytest.FixtureRequest, payment_gateway: GatewaySimulator) -> GatewayName:
-    return payment_gateway.require(request.param)
-
-
-@pytest.fixture
-def payment(gateway: GatewayName) -> Payment:
-    return Payment.new(gateway, USER_ID, PACK)
 
 
 def test_capture_then_refund(

@@ -27,21 +27,11 @@ from service_kit import (
 )
 
 from readiness_harness.clients import AdminClient, Reply, WebhookClient
-from readiness_harness.gateway_events import GATEWAYS, Delivery, EventFactory, GatewayName, Payment
+from readiness_harness.gateway_events import Delivery, EventFactory, GatewayName, Payment
 from readiness_harness.gateway_sim import GatewaySimulator
 from readiness_harness.stack import Target
 
 MAX_BODY = 256 * 1024
-
-
-@pytest.fixture(params=GATEWAYS)
-def gateway(request: pytest.FixtureRequest, payment_gateway: GatewaySimulator) -> GatewayName:
-    return payment_gateway.require(request.param)
-
-
-@pytest.fixture
-def payment(gateway: GatewayName) -> Payment:
-    return Payment.new(gateway, USER_ID, PACK)
 
 
 @pytest.fixture
