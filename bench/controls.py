@@ -26,6 +26,7 @@ from typing import Any
 from psycopg import AsyncConnection
 
 from bare_capture_app import CAPTURE_SQL, capture_params
+from readiness_harness.embedded import free_port
 
 BENCH_DIR = Path(__file__).resolve().parent
 
@@ -52,17 +53,10 @@ async def direct_captures(database_url: str, events: list[dict[str, Any]], concu
     return len(events) / (time.perf_counter() - started)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextmanager
 def bare_app(database_url: str, workers: int, pool_min: int, pool_max: int) -> Iterator[int]:
     """bare_capture_app.py served by uvicorn on a free port; yields the port."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": database_url,

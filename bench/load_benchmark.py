@@ -146,10 +146,8 @@ def measure_controls(
     )
     prefix = f"E{clients}X"
     events = capture_events(args.requests, prefix)
-    pool = Settings.model_fields  # the service's own pool sizes, unless the environment sets them
-    pool_min = int(os.environ.get("DB_POOL_MIN_SIZE", pool["db_pool_min_size"].default))
-    pool_max = int(os.environ.get("DB_POOL_MAX_SIZE", pool["db_pool_max_size"].default))
-    with bare_app(database_url, args.workers, pool_min, pool_max) as port:
+    service = Settings()  # the pool sizes the service reads, from the same environment
+    with bare_app(database_url, args.workers, service.db_pool_min_size, service.db_pool_max_size) as port:
         url = f"http://127.0.0.1:{port}"
         warm = capture_events(300, f"EW{clients}X")
         asyncio.run(run("127.0.0.1", port, plain_requests(url, warm), clients))
