@@ -35,7 +35,9 @@ class StripeGateway:
         if not header:
             raise SignatureRejected("missing Stripe-Signature header")
         try:
-            stripe.Webhook.construct_event(
+            # Verification only: the handler parses the body once, after this passes
+            # (construct_event would also parse it into an Event nobody reads).
+            stripe.WebhookSignature.verify_header(
                 raw,
                 header,
                 settings.stripe_webhook_secret.get_secret_value(),
@@ -43,12 +45,8 @@ class StripeGateway:
             )
         except stripe.SignatureVerificationError as exc:
             raise SignatureRejected(f"Stripe signature rejected: {exc.user_message}") from exc
-        except ValueError as exc:  # signed body that is not JSON: reported as bad input
-            raise InvalidEvent(f"body is not valid JSON: {exc}") from exc
-        except (AttributeError, TypeError) as exc:
-            # The signature held, but the body is JSON that is not an event object
-            # (`[1, 2]`, `"x"`): construct_event cannot build it. Bad input, not a 500.
-            raise InvalidEvent("body must be a Stripe event object") from exc
+        except UnicodeDecodeError as exc:  # the signature is over text: bad input, not a 500
+            raise InvalidEvent("body is not valid UTF-8 JSON") from exc
         # The library only bounds the past; a timestamp from the future is refused too.
         signed_at = _timestamp(header)
         if signed_at > time.time() + settings.signature_tolerance_s:
