@@ -26,7 +26,7 @@ from typing import Any
 from psycopg import AsyncConnection
 
 from bare_capture_app import CAPTURE_SQL, capture_params
-from readiness_harness.embedded import free_port
+from readiness_harness.target.embedded import free_port
 
 BENCH_DIR = Path(__file__).resolve().parent
 

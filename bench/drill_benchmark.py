@@ -32,8 +32,8 @@ from typing import TypeVar
 import psycopg
 from psycopg import sql
 
-from readiness_harness.drill import run_playbook
-from readiness_harness.embedded import EmbeddedServers, embedded_servers
+from readiness_harness.drill.playbooks import run_playbook
+from readiness_harness.target.embedded import EmbeddedServers, embedded_servers
 
 SCHEMA = Path(__file__).resolve().parents[1] / "reference_service" / "cardpack_service" / "schema.sql"
 T = TypeVar("T")

@@ -36,9 +36,9 @@ import psycopg
 from cardpack_service.config import Settings
 from controls import bare_app, direct_captures
 from httpload import Request, build_request, run, storm
-from readiness_harness.gateway_events import EventFactory, Payment, Signer
-from readiness_harness.options import load_secrets
-from readiness_harness.stack import controlled_stack
+from readiness_harness.gateways.events import EventFactory, Payment, Signer
+from readiness_harness.settings.options import load_secrets
+from readiness_harness.target.stack import controlled_stack
 
 PGBENCH_SCRIPT = """\
 \\set n random(1, 2000000000)

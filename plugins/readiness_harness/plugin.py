@@ -16,18 +16,24 @@ from typing import Any
 
 import pytest
 
-from . import allure_evidence
-from .checklist import EVIDENCE_PREFIX, ChecklistLine, ChecklistRecorder
-from .clients import AdminClient, WebhookClient
-from .collection import collect_feature, register_markers
-from .demo_data import seed_if_empty
-from .embedded import pg_bin_dir_for_wheel
-from .gateway_sim import GatewaySimulator
-from .options import HarnessSettings, add_options, redact, resolve_settings
-from .restore import DrillHarness
-from .signoff import Attestations, SignoffFileError, Waiver, load_attestations, load_waivers
-from .stack import Target, embedded_stack
-from .verdict import Verdict, WaiverMismatch, judge, write
+from readiness_harness.checklist.collection import collect_feature, register_markers
+from readiness_harness.checklist.recorder import EVIDENCE_PREFIX, ChecklistLine, ChecklistRecorder
+from readiness_harness.drill.demo_data import seed_if_empty
+from readiness_harness.drill.harness import DrillHarness
+from readiness_harness.gateways.clients import AdminClient, WebhookClient
+from readiness_harness.gateways.simulator import GatewaySimulator
+from readiness_harness.report import allure_evidence
+from readiness_harness.report.signoff import (
+    Attestations,
+    SignoffFileError,
+    Waiver,
+    load_attestations,
+    load_waivers,
+)
+from readiness_harness.report.verdict import Verdict, WaiverMismatch, judge, write
+from readiness_harness.settings.options import HarnessSettings, add_options, redact, resolve_settings
+from readiness_harness.target.embedded import pg_bin_dir_for_wheel
+from readiness_harness.target.stack import Target, embedded_stack
 
 pytest_plugins = (
     "readiness_steps.common",

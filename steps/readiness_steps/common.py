@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pytest_bdd import given, parsers, then, when
 
-from readiness_harness.clients import AdminClient, Reply
-from readiness_harness.gateway_events import Payment
-from readiness_harness.gateway_sim import GatewaySimulator
+from readiness_harness.gateways.clients import AdminClient, Reply
+from readiness_harness.gateways.events import Payment
+from readiness_harness.gateways.simulator import GatewaySimulator
 
 
 @given(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pytest_bdd import parsers, then, when
 
-from readiness_harness.clients import Reply
-from readiness_harness.gateway_events import Payment
-from readiness_harness.gateway_sim import GatewaySimulator
+from readiness_harness.gateways.clients import Reply
+from readiness_harness.gateways.events import Payment
+from readiness_harness.gateways.simulator import GatewaySimulator
 
 
 @when(

@@ -8,9 +8,9 @@ from typing import Any
 import yaml
 from pytest_bdd import given, parsers, then, when
 
-from readiness_harness.drill import PlaybookRun, run_playbook
-from readiness_harness.promtool import check_rules, test_rules
-from readiness_harness.restore import DrillHarness, DrillRun
+from readiness_harness.drill.harness import DrillHarness, DrillRun
+from readiness_harness.drill.playbooks import PlaybookRun, run_playbook
+from readiness_harness.monitoring.promtool import check_rules, test_rules
 
 RULES = Path("reference_service/monitoring/alerts.yml")
 RULE_TESTS = Path("reference_service/monitoring/alerts_test.yml")

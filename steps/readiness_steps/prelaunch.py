@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from readiness_harness.checklist import VERIFIED, ChecklistLine
-from readiness_harness.clients import Reply
-from readiness_harness.gateway_events import PATHS, Delivery
-from readiness_harness.gateway_sim import GatewaySimulator
-from readiness_harness.signoff import Attestation, Attestations
-from readiness_harness.stack import Target
-from readiness_harness.tls import CertificateInfo, TLSCheckError, inspect_certificate
+from readiness_harness.checklist.recorder import VERIFIED, ChecklistLine
+from readiness_harness.gateways.clients import Reply
+from readiness_harness.gateways.events import PATHS, Delivery
+from readiness_harness.gateways.simulator import GatewaySimulator
+from readiness_harness.report.signoff import Attestation, Attestations
+from readiness_harness.target.stack import Target
+from readiness_harness.target.tls import CertificateInfo, TLSCheckError, inspect_certificate
 
 ENDPOINTS = {"payments": PATHS["standard"], "stripe": PATHS["stripe"], "paypal": PATHS["paypal"]}
 METRICS = ("webhook_deliveries_total", "webhook_latency_seconds", "dependency_errors_total")

@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from readiness_harness.clients import AdminClient, Reply, WebhookClient
-from readiness_harness.gateway_events import Delivery, Payment
-from readiness_harness.gateway_sim import GatewaySimulator
-from readiness_harness.options import HarnessSettings
-from readiness_harness.stack import ControlledStack, controlled_stack
+from readiness_harness.gateways.clients import AdminClient, Reply, WebhookClient
+from readiness_harness.gateways.events import Delivery, Payment
+from readiness_harness.gateways.simulator import GatewaySimulator
+from readiness_harness.settings.options import HarnessSettings
+from readiness_harness.target.stack import ControlledStack, controlled_stack
 
 
 @dataclass

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from pytest_bdd import parsers, then, when
 
-from readiness_harness.restore import DrillHarness, DrillRun
+from readiness_harness.drill.harness import DrillHarness, DrillRun
 
 # The transcript as DESIGN.md shows it: each entry must be a whole output line, in order.
 DRILL_LINES = (

@@ -7,10 +7,10 @@ import time
 
 from pytest_bdd import parsers, then, when
 
-from readiness_harness.clients import AdminClient, Reply
-from readiness_harness.gateway_events import Payment
-from readiness_harness.gateway_sim import GatewaySimulator
-from readiness_harness.tampering import audit_keys
+from readiness_harness.gateways.clients import AdminClient, Reply
+from readiness_harness.gateways.events import Payment
+from readiness_harness.gateways.simulator import GatewaySimulator
+from readiness_harness.gateways.tampering import audit_keys
 
 ADMIN_PATHS = {"purchases": "/purchases/{payment_id}", "audit": "/audit?payment_id={payment_id}"}
 CREDENTIALS = {"no token": None, "a wrong token": "not-the-admin-token"}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pytest_bdd import then, when
 
-from readiness_harness.clients import Reply
-from readiness_harness.gateway_events import Payment, new_event_id
-from readiness_harness.gateway_sim import GatewaySimulator
+from readiness_harness.gateways.clients import Reply
+from readiness_harness.gateways.events import Payment, new_event_id
+from readiness_harness.gateways.simulator import GatewaySimulator
 
 
 @when("a second, different capture event arrives for the same payment", target_fixture="replies")

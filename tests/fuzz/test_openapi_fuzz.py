@@ -17,8 +17,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from readiness_harness.gateway_events import Signer
-from readiness_harness.stack import Target
+from readiness_harness.gateways.events import Signer
+from readiness_harness.target.stack import Target
 
 EXAMPLES_PER_OPERATION = 300
 GATEWAY_OF_PATH = {

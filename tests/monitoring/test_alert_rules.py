@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from readiness_harness import promtool
+from readiness_harness.monitoring import promtool
 
 MONITORING = Path(__file__).resolve().parents[2] / "reference_service" / "monitoring"
 RULES = MONITORING / "alerts.yml"

@@ -12,7 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from readiness_harness.tls import LocalCertificate, TLSCheckError, inspect_certificate, make_local_certificate
+from readiness_harness.target.tls import (
+    LocalCertificate,
+    TLSCheckError,
+    inspect_certificate,
+    make_local_certificate,
+)
 
 
 @contextmanager

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from readiness_harness import allure_report
-from readiness_harness.allure_report import AllureReportError, AllureUnavailable
+from readiness_harness.report import allure_report
+from readiness_harness.report.allure_report import AllureReportError, AllureUnavailable
 
 FEATURE = """\
 @toy_area

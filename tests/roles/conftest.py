@@ -17,8 +17,8 @@ import pytest
 import testinfra
 from roles_kit import SCHEMA, GoodBackup, Stack, backups_in, counts, fingerprint, seed
 
-from readiness_harness.drill import PlaybookRun, run_playbook
-from readiness_harness.embedded import embedded_servers
+from readiness_harness.drill.playbooks import PlaybookRun, run_playbook
+from readiness_harness.target.embedded import embedded_servers
 
 
 @pytest.fixture(scope="session")

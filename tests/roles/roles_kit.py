@@ -13,8 +13,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from readiness_harness.drill import PlaybookRun, run_playbook
-from readiness_harness.embedded import EmbeddedServers
+from readiness_harness.drill.playbooks import PlaybookRun, run_playbook
+from readiness_harness.target.embedded import EmbeddedServers
 
 SCHEMA = Path(__file__).resolve().parents[2] / "reference_service" / "cardpack_service" / "schema.sql"
 BACKUP_NAME = re.compile(r"^backup_\d{8}_\d{6}\.pgc$")

@@ -1,4 +1,4 @@
-"""readiness_harness.drill without running a playbook: project discovery, environment,
+"""readiness_harness.drill.playbooks without running a playbook: project discovery, environment,
 report reading. (The role tests exercise run_playbook itself.)"""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from readiness_harness import drill
-from readiness_harness.drill import DrillError, playbook_env, project_dir, read_drill_report
+from readiness_harness.drill import playbooks as drill
+from readiness_harness.drill.playbooks import DrillError, playbook_env, project_dir, read_drill_report
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from roles_kit import GoodBackup, Stack, copy_backup
 
-from readiness_harness.drill import run_playbook
-from readiness_harness.embedded import free_port
+from readiness_harness.drill.playbooks import run_playbook
+from readiness_harness.target.embedded import free_port
 
 pytestmark = pytest.mark.slow
 

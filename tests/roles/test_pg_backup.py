@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from roles_kit import GoodBackup, Stack, backups_in
 
-from readiness_harness.drill import PlaybookRun, run_playbook
+from readiness_harness.drill.playbooks import PlaybookRun, run_playbook
 
 pytestmark = pytest.mark.slow
 

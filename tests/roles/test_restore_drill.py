@@ -25,7 +25,7 @@ from roles_kit import (
     sha256_line,
 )
 
-from readiness_harness.drill import PlaybookRun, read_drill_report
+from readiness_harness.drill.playbooks import PlaybookRun, read_drill_report
 
 pytestmark = pytest.mark.slow
 

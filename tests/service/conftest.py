@@ -8,9 +8,9 @@ import httpx
 import pytest
 from service_kit import PACK, USER_ID, RawSigner, ServiceDb
 
-from readiness_harness.gateway_events import GATEWAYS, GatewayName, Payment
-from readiness_harness.gateway_sim import GatewaySimulator
-from readiness_harness.stack import Target
+from readiness_harness.gateways.events import GATEWAYS, GatewayName, Payment
+from readiness_harness.gateways.simulator import GatewaySimulator
+from readiness_harness.target.stack import Target
 
 
 @pytest.fixture(scope="session")

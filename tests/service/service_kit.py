@@ -20,9 +20,9 @@ import psycopg
 from psycopg.rows import dict_row
 from standardwebhooks.webhooks import Webhook
 
-from readiness_harness.clients import Reply
-from readiness_harness.gateway_events import PATHS, Delivery, new_event_id
-from readiness_harness.options import Secrets
+from readiness_harness.gateways.clients import Reply
+from readiness_harness.gateways.events import PATHS, Delivery, new_event_id
+from readiness_harness.settings.options import Secrets
 
 USER_ID = "user-42"
 PACK = "black"

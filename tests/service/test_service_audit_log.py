@@ -7,8 +7,8 @@ import pytest
 from psycopg import sql
 from service_kit import PACK, USER_ID, ServiceDb, assert_captured
 
-from readiness_harness.gateway_events import Payment
-from readiness_harness.gateway_sim import GatewaySimulator
+from readiness_harness.gateways.events import Payment
+from readiness_harness.gateways.simulator import GatewaySimulator
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ import httpx
 import pytest
 from service_kit import PACK, PACK_SIZE, USER_ID, ServiceDb, assert_captured, metric_value
 
-from readiness_harness.clients import AdminClient, WebhookClient
-from readiness_harness.gateway_events import Payment
-from readiness_harness.gateway_sim import GatewaySimulator
-from readiness_harness.stack import Target
+from readiness_harness.gateways.clients import AdminClient, WebhookClient
+from readiness_harness.gateways.events import Payment
+from readiness_harness.gateways.simulator import GatewaySimulator
+from readiness_harness.target.stack import Target
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ from collections import Counter
 import pytest
 from service_kit import PACK, PACK_SIZE, USER_ID, ServiceDb
 
-from readiness_harness.clients import AdminClient, Reply
-from readiness_harness.gateway_events import GatewayName, Payment, new_event_id
-from readiness_harness.gateway_sim import GatewaySimulator
+from readiness_harness.gateways.clients import AdminClient, Reply
+from readiness_harness.gateways.events import GatewayName, Payment, new_event_id
+from readiness_harness.gateways.simulator import GatewaySimulator
 
 
 def statuses(replies: list[Reply]) -> Counter[tuple[int, str]]:

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from service_kit import PACK, PACK_SIZE, USER_ID, ServiceDb, assert_captured
 
-from readiness_harness.clients import AdminClient
-from readiness_harness.gateway_events import EventFactory, Payment, new_event_id
-from readiness_harness.gateway_sim import GatewaySimulator
+from readiness_harness.gateways.clients import AdminClient
+from readiness_harness.gateways.events import EventFactory, Payment, new_event_id
+from readiness_harness.gateways.simulator import GatewaySimulator
 
 
 def charge_captured(payment: Payment, event_id: str | None = None) -> dict[str, Any]:

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from readiness_harness.clients import WebhookClient
-from readiness_harness.gateway_events import Payment
-from readiness_harness.gateway_sim import GatewaySimulator
-from readiness_harness.stack import SubprocessService, Target, service_environment
+from readiness_harness.gateways.clients import WebhookClient
+from readiness_harness.gateways.events import Payment
+from readiness_harness.gateways.simulator import GatewaySimulator
+from readiness_harness.target.stack import SubprocessService, Target, service_environment
 
 CAPTURES = 40
 

@@ -10,12 +10,12 @@ import httpx
 import pytest
 from service_kit import PACK, PACK_SIZE, USER_ID, ServiceDb, assert_captured
 
-from readiness_harness.clients import Reply, WebhookClient
-from readiness_harness.embedded import EmbeddedPostgres, EmbeddedRedis
-from readiness_harness.gateway_events import Payment
-from readiness_harness.gateway_sim import GatewaySimulator
-from readiness_harness.options import load_secrets
-from readiness_harness.stack import Target, embedded_stack
+from readiness_harness.gateways.clients import Reply, WebhookClient
+from readiness_harness.gateways.events import Payment
+from readiness_harness.gateways.simulator import GatewaySimulator
+from readiness_harness.settings.options import load_secrets
+from readiness_harness.target.embedded import EmbeddedPostgres, EmbeddedRedis
+from readiness_harness.target.stack import Target, embedded_stack
 
 
 @pytest.fixture(scope="module")

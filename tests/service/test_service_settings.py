@@ -9,10 +9,10 @@ import pytest
 from service_kit import PACK, USER_ID, ServiceDb, assert_captured
 
 from cardpack_service.config import Settings
-from readiness_harness.clients import WebhookClient
-from readiness_harness.gateway_events import GATEWAYS, GatewayName, Payment
-from readiness_harness.gateway_sim import GatewaySimulator
-from readiness_harness.stack import InProcessService, Target, service_environment
+from readiness_harness.gateways.clients import WebhookClient
+from readiness_harness.gateways.events import GATEWAYS, GatewayName, Payment
+from readiness_harness.gateways.simulator import GatewaySimulator
+from readiness_harness.target.stack import InProcessService, Target, service_environment
 
 
 class Records(logging.Handler):

@@ -26,10 +26,10 @@ from service_kit import (
     seconds_ahead_at_most,
 )
 
-from readiness_harness.clients import AdminClient, Reply, WebhookClient
-from readiness_harness.gateway_events import Delivery, EventFactory, GatewayName, Payment
-from readiness_harness.gateway_sim import GatewaySimulator
-from readiness_harness.stack import Target
+from readiness_harness.gateways.clients import AdminClient, Reply, WebhookClient
+from readiness_harness.gateways.events import Delivery, EventFactory, GatewayName, Payment
+from readiness_harness.gateways.simulator import GatewaySimulator
+from readiness_harness.target.stack import Target
 
 MAX_BODY = 256 * 1024
 

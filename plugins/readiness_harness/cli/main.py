@@ -12,10 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from . import verdict
-from .options import load_secrets, redact
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from readiness_harness.paths import PROJECT_ROOT
+from readiness_harness.report import verdict
+from readiness_harness.settings.options import load_secrets, redact
 
 
 def _stop_on_sigterm() -> None:
@@ -26,7 +25,7 @@ def _stop_on_sigterm() -> None:
 
 
 def serve(args: argparse.Namespace) -> int:
-    from .stack import embedded_stack  # the service stack is only needed to serve
+    from readiness_harness.target.stack import embedded_stack  # the service stack is only needed to serve
 
     secrets = load_secrets()
     _stop_on_sigterm()
@@ -132,9 +131,9 @@ def drill(args: argparse.Namespace) -> int:
     import contextlib
     import tempfile
 
-    from .demo_data import seed_if_empty
-    from .drill import DrillError, run_playbook
-    from .embedded import EmbeddedPostgres, EmbeddedRedis, pg_bin_dir_for_wheel
+    from readiness_harness.drill.demo_data import seed_if_empty
+    from readiness_harness.drill.playbooks import DrillError, run_playbook
+    from readiness_harness.target.embedded import EmbeddedPostgres, EmbeddedRedis, pg_bin_dir_for_wheel
 
     with contextlib.ExitStack() as stack:
         database_url = os.environ.get("DATABASE_URL") or None
@@ -185,7 +184,7 @@ def drill(args: argparse.Namespace) -> int:
 
 def report(args: argparse.Namespace) -> int:
     """The Allure HTML report from the last check's results, built offline."""
-    from .allure_report import AllureReportError, AllureUnavailable, build_report
+    from readiness_harness.report.allure_report import AllureReportError, AllureUnavailable, build_report
 
     results = Path(args.results).resolve()
     if not results.is_dir() or not any(results.iterdir()):

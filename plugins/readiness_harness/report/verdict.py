@@ -17,8 +17,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from .checklist import FAILED, NOT_MEASURED, VERIFIED, ChecklistLine, line_to_dict
-from .signoff import Waiver
+from readiness_harness.checklist.recorder import FAILED, NOT_MEASURED, VERIFIED, ChecklistLine, line_to_dict
+from readiness_harness.report.signoff import Waiver
 
 ATTESTED = "attested"
 WAIVED = "waived"

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from .gateway_events import Delivery
+from readiness_harness.gateways.events import Delivery
 
 DEFAULT_TIMEOUT_S = 30.0
 

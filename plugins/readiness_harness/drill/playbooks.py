@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from readiness_harness.paths import PROJECT_ROOT
+
 PLAYBOOKS = ("backup", "restore_drill", "verify_infra")
 PROJECT_DIR_ENV = "READINESS_PROJECT_DIR"
 """Environment variable naming the project directory (the one holding `playbooks/`)."""
@@ -103,7 +105,7 @@ def project_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
             if not (path / "playbooks").is_dir():
                 raise DrillError(f"{source} names {path}, which has no playbooks/ directory")
             return path
-    for path in (Path(__file__).resolve().parents[2], Path.cwd()):
+    for path in (PROJECT_ROOT, Path.cwd()):
         if (path / "playbooks").is_dir():
             return path
     raise DrillError(

@@ -25,10 +25,10 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from .embedded import EmbeddedPostgres, EmbeddedRedis, EmbeddedServerError, free_port
-from .options import Secrets
-from .paypal_sandbox import SANDBOX_API_BASE, PayPalSandbox
-from .tls import LocalCertificate, make_local_certificate
+from readiness_harness.gateways.paypal_sandbox import SANDBOX_API_BASE, PayPalSandbox
+from readiness_harness.settings.options import Secrets
+from readiness_harness.target.embedded import EmbeddedPostgres, EmbeddedRedis, EmbeddedServerError, free_port
+from readiness_harness.target.tls import LocalCertificate, make_local_certificate
 
 logger = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ from typing import Any, Literal
 
 from standardwebhooks.webhooks import Webhook
 
-from .options import Secrets
-from .paypal_sandbox import transmission_signature
+from readiness_harness.gateways.paypal_sandbox import transmission_signature
+from readiness_harness.settings.options import Secrets
 
 GatewayName = Literal["stripe", "paypal", "standard"]
 GATEWAYS: tuple[GatewayName, ...] = ("stripe", "paypal", "standard")

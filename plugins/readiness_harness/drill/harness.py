@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 
-from .drill import PlaybookRun, run_playbook
+from readiness_harness.drill.playbooks import PlaybookRun, run_playbook
 
 DAMAGES = ("corrupted", "truncated", "empty", "missing")
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from . import tampering
-from .clients import Reply, WebhookClient
-from .gateway_events import Delivery, EventFactory, GatewayName, Payment, Signer
-from .stack import Target
+from readiness_harness.gateways import tampering
+from readiness_harness.gateways.clients import Reply, WebhookClient
+from readiness_harness.gateways.events import Delivery, EventFactory, GatewayName, Payment, Signer
+from readiness_harness.target.stack import Target
 
 SECRET_FOR: dict[str, str] = {
     "standard": "PAYMENTS_WEBHOOK_SECRET",

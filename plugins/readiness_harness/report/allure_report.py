@@ -31,7 +31,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from readiness_harness.paths import PROJECT_ROOT
+
 """The checkout this module lives in (installed editable): package.json, allurerc.mjs."""
 
 CONFIG_NAME = "allurerc.mjs"

@@ -10,8 +10,8 @@ import json
 import time
 from collections.abc import Callable
 
-from .gateway_events import Delivery, EventFactory, Payment, Signer
-from .options import new_standard_secret
+from readiness_harness.gateways.events import Delivery, EventFactory, Payment, Signer
+from readiness_harness.settings.options import new_standard_secret
 
 MAX_BODY_BYTES = 256 * 1024
 SIGNATURE_HEADERS = ("webhook-signature", "Stripe-Signature", "PAYPAL-TRANSMISSION-SIG")

@@ -4,7 +4,7 @@ promtool ships in Debian's `prometheus` package (`/usr/bin/promtool`); nothing h
 downloads it. Both runners return the finished process so callers decide what a
 non-zero exit means (a test that proves the rule tests *can* fail wants one).
 
-    from readiness_harness import promtool
+    from readiness_harness.monitoring import promtool
 
     result = promtool.test_rules(Path("reference_service/monitoring/alerts_test.yml"))
     assert result.returncode == 0, result.stdout + result.stderr

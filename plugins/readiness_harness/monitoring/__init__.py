@@ -1,0 +1,2 @@
+"""Monitoring evidence: alert rule files checked and unit tested with promtool. May import
+settings/."""
