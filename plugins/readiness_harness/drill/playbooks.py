@@ -139,6 +139,8 @@ def run_playbook(
     skip_tags: Iterable[str] = (),
     check: bool = False,
     timeout: int | None = None,
+    limit: str | None = None,
+    forks: int | None = None,
 ) -> PlaybookRun:
     """Run `playbooks/<name>.yml` against `inventory/local.yml` (or `inventory`).
 
@@ -170,6 +172,8 @@ def run_playbook(
             tags=",".join(tags) or None,
             skip_tags=",".join(skip_tags) or None,
             cmdline="--check" if check else None,
+            limit=limit,
+            forks=forks,
             quiet=quiet,
             timeout=timeout,
             suppress_env_files=True,  # the environment holds credentials

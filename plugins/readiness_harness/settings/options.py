@@ -58,6 +58,13 @@ OPTIONS = (
         "--backup-path", "readiness_backup_path", "BACKUP_PATH", "folder the backup and drill playbooks use"
     ),
     Option(
+        "--inventory",
+        "readiness_inventory",
+        "READINESS_INVENTORY",
+        "Ansible inventory of the fleet: the backup and restore-drill lines run on every host of "
+        "its database_primary group (one example per host); without it, on the local host",
+    ),
+    Option(
         "--reports-dir",
         "readiness_reports_dir",
         "READINESS_REPORTS_DIR",
@@ -188,6 +195,7 @@ class HarnessSettings:
     features_dir: Path
     backup_path: Path | None
     reports_dir: Path
+    inventory: Path | None
     waivers_file: Path
     attestations_file: Path
     ca_bundle: Path | None
@@ -207,6 +215,7 @@ def resolve_settings(config: pytest.Config) -> HarnessSettings:
     features, _ = values["readiness_features_dir"]
     backup, _ = values["readiness_backup_path"]
     reports, _ = values["readiness_reports_dir"]
+    inventory, _ = values["readiness_inventory"]
     waivers, _ = values["readiness_waivers"]
     ca_bundle, _ = values["readiness_ca_bundle"]
     attestations, _ = values["readiness_attestations"]
@@ -218,6 +227,7 @@ def resolve_settings(config: pytest.Config) -> HarnessSettings:
         features_dir=root / (features or "features"),
         backup_path=Path(backup) if backup else None,
         reports_dir=root / (reports or "reports"),
+        inventory=Path(inventory).resolve() if inventory else None,
         waivers_file=root / (waivers or "waivers.yml"),
         attestations_file=root / (attestations or "attestations.yml"),
         ca_bundle=Path(ca_bundle) if ca_bundle else None,
