@@ -19,6 +19,7 @@ import pytest
 from readiness_harness.checklist.collection import collect_feature, register_markers
 from readiness_harness.checklist.recorder import EVIDENCE_PREFIX, ChecklistLine, ChecklistRecorder
 from readiness_harness.drill.demo_data import seed_if_empty
+from readiness_harness.drill.damage import host_of
 from readiness_harness.drill.harness import DrillHarness
 from readiness_harness.fleet.inventory import Fleet, FleetHost, InventoryError, read_inventory
 from readiness_harness.fleet.parametrize import FleetParametrizer
@@ -268,9 +269,7 @@ def restore_drill(drill_fleet: DrillHarness) -> DrillHarness:
 def infra_host(fleet_host: FleetHost) -> Any:
     """testinfra's host for the database host of this example (its `host` fixture is
     parametrized at collection, which BDD steps cannot use)."""
-    import testinfra
-
-    return testinfra.get_host(fleet_host.testinfra_spec)
+    return host_of(fleet_host)
 
 
 @pytest.fixture(scope="session")

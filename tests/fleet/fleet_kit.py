@@ -205,7 +205,10 @@ def _start_sshd(host: FleetHost, ssh_dir: Path, teardown: _Teardown) -> None:
     config.chmod(0o600)
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation folder
     _ensure_user("sshd", "/run/sshd")  # and its unprivileged user, as openssh-server creates
-    env = {"LD_LIBRARY_PATH": str(SSHD.parents[2] / "usr" / "lib" / "x86_64-linux-gnu"), "PATH": "/usr/bin:/bin"}
+    env = {
+        "LD_LIBRARY_PATH": str(SSHD.parents[2] / "usr" / "lib" / "x86_64-linux-gnu"),
+        "PATH": "/usr/bin:/bin",
+    }
     log = (host.folder / "sshd.log").open("ab")
     process = subprocess.Popen(
         ["ip", "netns", "exec", host.namespace, str(SSHD), "-D", "-e", "-f", str(config)],
@@ -231,7 +234,9 @@ def _start_sshd(host: FleetHost, ssh_dir: Path, teardown: _Teardown) -> None:
     raise RuntimeError(f"sshd on {host.name} did not start: {(host.folder / 'sshd.log').read_text()[-1000:]}")
 
 
-def _start_postgres(host: FleetHost, subnet: str, bin_dir: Path, user: pwd.struct_passwd, teardown: _Teardown) -> None:
+def _start_postgres(
+    host: FleetHost, subnet: str, bin_dir: Path, user: pwd.struct_passwd, teardown: _Teardown
+) -> None:
     data = host.folder / "pgdata"
     sockets = host.folder / "pgsocket"
     logs = host.folder / "pglog"
@@ -259,6 +264,7 @@ def _start_postgres(host: FleetHost, subnet: str, bin_dir: Path, user: pwd.struc
     with (data / "pg_hba.conf").open("a") as hba:
         hba.write(f"host all all {subnet} scram-sha-256\n")
     host.port = 5432
+
     def stop() -> None:
         if (data / "postmaster.pid").exists():
             run(str(bin_dir / "pg_ctl"), "stop", "-w", "-m", "immediate", "-D", str(data), user=FLEET_USER)
@@ -275,7 +281,8 @@ def _start_postgres(host: FleetHost, subnet: str, bin_dir: Path, user: pwd.struc
         "-l",
         str(logs / "postgres.log"),
         "-o",
-        f"-h {host.address} -p {host.port} -k {sockets} -c max_connections=50 -c shared_buffers=32MB -c fsync=off",
+        f"-h {host.address} -p {host.port} -k {sockets} "
+        "-c max_connections=50 -c shared_buffers=32MB -c fsync=off",
         user=FLEET_USER,
         namespace=host.namespace,
         cwd=host.folder,
@@ -322,10 +329,14 @@ def _start_redis(host: FleetHost, teardown: _Teardown) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         with contextlib.suppress(redis.RedisError):
-            if redis.Redis(host=host.address, port=host.port, password=host.password, socket_timeout=1).ping():
+            if redis.Redis(
+                host=host.address, port=host.port, password=host.password, socket_timeout=1
+            ).ping():
                 return
         time.sleep(0.05)
-    raise RuntimeError(f"Redis on {host.name} did not start: {(host.folder / 'redis.log').read_text()[-1000:]}")
+    raise RuntimeError(
+        f"Redis on {host.name} did not start: {(host.folder / 'redis.log').read_text()[-1000:]}"
+    )
 
 
 def _seed(fleet: NamespaceFleet, purchases: dict[str, int]) -> None:
@@ -362,7 +373,9 @@ def _inventory(fleet: NamespaceFleet, ssh_dir: Path) -> dict[str, Any]:
         "ansible_user": "root",
         "ansible_port": 22,
         "ansible_ssh_private_key_file": str(ssh_dir / "id_ed25519"),
-        "ansible_ssh_common_args": f"-o UserKnownHostsFile={ssh_dir / 'known_hosts'} -o StrictHostKeyChecking=yes",
+        "ansible_ssh_common_args": (
+            f"-o UserKnownHostsFile={ssh_dir / 'known_hosts'} -o StrictHostKeyChecking=yes"
+        ),
         "ansible_control_path_dir": str(ssh_dir / "cp"),
         "ansible_ssh_transfer_method": "piped",
         "ansible_pipelining": True,
@@ -386,12 +399,19 @@ def _inventory(fleet: NamespaceFleet, ssh_dir: Path) -> dict[str, Any]:
             "children": {
                 "database": {
                     "children": {
-                        "database_primary": {"hosts": databases, "vars": {"readiness_redis_url": cache.redis_url}}
+                        "database_primary": {
+                            "hosts": databases,
+                            "vars": {"readiness_redis_url": cache.redis_url},
+                        }
                     }
                 },
                 "cache": {
                     "hosts": {
-                        cache.name: {**common, "ansible_host": cache.address, "readiness_redis_url": cache.redis_url}
+                        cache.name: {
+                            **common,
+                            "ansible_host": cache.address,
+                            "readiness_redis_url": cache.redis_url,
+                        }
                     }
                 },
             },

@@ -81,6 +81,8 @@ def check(args: argparse.Namespace, extra: Sequence[str]) -> int:
     ]
     if args.target_url:
         command.append(f"--target-url={args.target_url}")
+    if args.inventory:
+        command.append(f"--inventory={Path(args.inventory).resolve()}")
     if args.marker:
         command += ["-m", args.marker]
     pytest_exit = subprocess.run([*command, *extra], cwd=PROJECT_ROOT, check=False).returncode
@@ -234,6 +236,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--target-url",
         default=os.environ.get("READINESS_TARGET_URL"),
         help="base URL of a deployed service [env READINESS_TARGET_URL]",
+    )
+    check_cmd.add_argument(
+        "--inventory",
+        default=os.environ.get("READINESS_INVENTORY"),
+        help="Ansible inventory of the fleet: the backup and restore-drill lines run on every "
+        "host of its database_primary group, one example per host [env READINESS_INVENTORY]",
     )
     check_cmd.add_argument(
         "--features",

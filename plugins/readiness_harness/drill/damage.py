@@ -15,7 +15,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from readiness_harness.fleet.inventory import FleetHost
+from readiness_harness.fleet.inventory import FleetHost, ensure_ansible_on_path
 
 DAMAGES = (
     "corrupted",
@@ -37,6 +37,7 @@ class DamageError(RuntimeError):
 def _testinfra_host(spec: str) -> Any:
     import testinfra
 
+    ensure_ansible_on_path()
     return testinfra.get_host(spec)
 
 

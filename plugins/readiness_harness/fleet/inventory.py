@@ -11,6 +11,7 @@ will see. Every host of `database_primary` is a PostgreSQL cluster of its own
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -80,6 +81,15 @@ class Fleet:
             if host.redis_url:
                 return host.redis_url
         return None
+
+
+def ensure_ansible_on_path() -> None:
+    """Put this venv's bin first on PATH: testinfra's ansible backend runs
+    `ansible-inventory` from PATH, and a broken shim there must not win."""
+    venv_bin = str(Path(sys.executable).parent)
+    entries = os.environ.get("PATH", "").split(os.pathsep)
+    if not entries or entries[0] != venv_bin:
+        os.environ["PATH"] = os.pathsep.join([venv_bin, *(entry for entry in entries if entry != venv_bin)])
 
 
 def local_fleet(
