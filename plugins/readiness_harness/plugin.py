@@ -18,8 +18,8 @@ import pytest
 
 from readiness_harness.checklist.collection import collect_feature, register_markers
 from readiness_harness.checklist.recorder import EVIDENCE_PREFIX, ChecklistLine, ChecklistRecorder
-from readiness_harness.drill.demo_data import seed_if_empty
 from readiness_harness.drill.damage import host_of
+from readiness_harness.drill.demo_data import seed_if_empty
 from readiness_harness.drill.harness import DrillHarness
 from readiness_harness.fleet.inventory import Fleet, FleetHost, InventoryError, read_inventory
 from readiness_harness.fleet.parametrize import FleetParametrizer
