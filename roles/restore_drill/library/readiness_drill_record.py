@@ -123,7 +123,8 @@ def missing_report(host: str, now: str) -> dict[str, object]:
             "task": "",
             "file": "",
             "reason": f"{host} reported no drill: it was unreachable or failed before the drill began",
-            "remedy": "Read the errors for this host above (connection, Python, permissions), fix them and rerun.",
+            "remedy": "Read the errors for this host above (connection, Python, permissions), "
+            "fix them and rerun.",
         },
     }
 
