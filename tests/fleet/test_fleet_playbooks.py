@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -162,3 +164,40 @@ def test_hosts_whose_python_lacks_the_modules_are_told_which_one(
         assert f"{name}: the Python at /usr/bin/python3" in run.stdout
     assert "lacks psycopg or psycopg2" in run.stdout and "python3-psycopg2" in run.stdout
     assert "did not answer" not in run.stdout
+
+
+def test_readiness_check_on_the_fleet_records_every_drill_line_per_host(
+    first_round: tuple[PlaybookRun, PlaybookRun, PlaybookRun, Path], fleet: NamespaceFleet, tmp_path: Path
+) -> None:
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "readiness"),
+            "check",
+            "--inventory",
+            str(fleet.inventory),
+            "-m",
+            "restore_drill or backup_retention",
+            "--output",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=1200,
+    )
+    readiness = json.loads((tmp_path / "readiness.json").read_text())
+    lines = {line["scenario"]: line for line in readiness["lines"] if line["selected"]}
+    per_host = [line for line in lines.values() if any("host=" in test_id for test_id in line["test_ids"])]
+    assert len(per_host) >= 8, sorted(lines)
+    for line in per_host:
+        for name in DATABASES:
+            ids = [test_id for test_id in line["test_ids"] if f"host={name}" in test_id]
+            assert ids, f"{line['scenario']}: no example for {name}"
+            assert all(line["outcomes"].get(test_id) == "passed" for test_id in ids), (
+                line["scenario"],
+                {test_id: line["outcomes"].get(test_id) for test_id in ids},
+                line["messages"],
+            )
+        assert line["state"] == "verified", (line["scenario"], line["messages"])
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "ALL" in result.stdout and "SELECTED LINES PASSED" in result.stdout
