@@ -18,7 +18,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from readiness_harness.gateways.events import Signer
-from readiness_harness.target.stack import Target
+from readiness_harness.target.target import Target
 
 EXAMPLES_PER_OPERATION = 300
 GATEWAY_OF_PATH = {
@@ -53,7 +53,7 @@ def _send(case: Any, target: Target) -> tuple[int, str]:
     if gateway is None:
         response = case.call(
             base_url=target.url,
-            headers={"Authorization": f"Bearer {target.secrets.admin_token}"},
+            headers={"Authorization": f"Bearer {target.secrets.admin_token.reveal()}"},
             verify=str(target.ca_file) if target.ca_file else True,
         )
         return response.status_code, response.text

@@ -22,7 +22,7 @@ from standardwebhooks.webhooks import Webhook
 
 from readiness_harness.gateways.clients import Reply
 from readiness_harness.gateways.events import PATHS, Delivery, new_event_id
-from readiness_harness.settings.options import Secrets
+from readiness_harness.settings.secrets import Secrets
 
 USER_ID = "user-42"
 PACK = "black"
@@ -96,7 +96,7 @@ class RawSigner:
     def standard(self, body: bytes, *, timestamp: int | None = None, msg_id: str | None = None) -> Delivery:
         msg_id = msg_id or new_event_id("standard")
         signed_at = int(time.time()) if timestamp is None else timestamp
-        signature = Webhook(self.secrets.payments_webhook_secret).sign(
+        signature = Webhook(self.secrets.payments_webhook_secret.reveal()).sign(
             msg_id, datetime.fromtimestamp(signed_at, tz=UTC), body.decode()
         )
         headers = {
@@ -109,7 +109,7 @@ class RawSigner:
 
     def stripe(self, body: bytes, *, timestamp: int | None = None) -> Delivery:
         stamp = int(time.time()) if timestamp is None else timestamp
-        key = self.secrets.stripe_webhook_secret.encode()
+        key = self.secrets.stripe_webhook_secret.reveal().encode()
         digest = hmac.new(key, f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
         headers = {"Content-Type": "application/json", "Stripe-Signature": f"t={stamp},v1={digest}"}
         return Delivery("stripe", PATHS["stripe"], body, headers)
@@ -127,12 +127,12 @@ def signature_values(delivery: Delivery) -> list[str]:
 
 def secret_values(secrets: Secrets) -> list[str]:
     values = [
-        secrets.payments_webhook_secret,
-        secrets.payments_webhook_secret.removeprefix("whsec_"),
-        secrets.stripe_webhook_secret,
-        secrets.stripe_webhook_secret.removeprefix("whsec_"),
-        secrets.paypal_client_secret,
-        secrets.admin_token,
+        secrets.payments_webhook_secret.reveal(),
+        secrets.payments_webhook_secret.reveal().removeprefix("whsec_"),
+        secrets.stripe_webhook_secret.reveal(),
+        secrets.stripe_webhook_secret.reveal().removeprefix("whsec_"),
+        secrets.paypal_client_secret.reveal(),
+        secrets.admin_token.reveal(),
     ]
     return [value for value in values if value]
 

@@ -11,7 +11,7 @@ from service_kit import PACK, PACK_SIZE, USER_ID, ServiceDb, assert_captured, me
 from readiness_harness.gateways.clients import AdminClient, WebhookClient
 from readiness_harness.gateways.events import Payment
 from readiness_harness.gateways.simulator import GatewaySimulator
-from readiness_harness.target.stack import Target
+from readiness_harness.target.target import Target
 
 
 @pytest.fixture
@@ -183,7 +183,7 @@ def test_the_real_token_with_another_case_scheme_is_accepted(
     """RFC 6750: the auth scheme is case-insensitive."""
     response = anonymous_http.get(
         f"/purchases/{payment.payment_id}",
-        headers={"Authorization": f"bearer {readiness_target.secrets.admin_token}"},
+        headers={"Authorization": f"bearer {readiness_target.secrets.admin_token.reveal()}"},
     )
     assert response.status_code == 200, response.text
 
