@@ -1,9 +1,12 @@
 #!/usr/bin/python
-"""Ansible module: the row count of every table of a database, in one snapshot.
+"""Ansible module: the row count of every table of a database, in one snapshot; and,
+optionally, one more read-only query and a write check rolled back.
 
 Runs on the managed host with the host's psycopg (3) or psycopg2. Tables are those of
 pg_class (ordinary and partitioned) outside the system schemas, named `schema.table` as
-the backup manifest names them; identifiers are quoted, never interpolated raw.
+the backup manifest names them; identifiers are quoted, never interpolated raw. The
+write check runs the given statements between BEGIN and ROLLBACK, so nothing persists.
+One connection does all three, which saves the drill two module runs.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ options:
   sslmode: {type: str, default: prefer, description: libpq sslmode.}
   application_name: {type: str, default: readiness-harness, description: application_name.}
   connect_timeout: {type: int, default: 10, description: Seconds to wait for the server.}
+  query: {type: str, default: "", description: A read-only query whose first row is returned as `row`.}
+  write_statements: {type: list, elements: str, default: [], description: Run between BEGIN and ROLLBACK.}
 author: Readiness harness maintainers
 """
 
@@ -40,7 +45,7 @@ def _identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def counts(params: dict[str, object]) -> dict[str, int]:
+def counts(params: dict[str, object]) -> dict[str, object]:
     kwargs = {
         key: params[key]
         for key in ("host", "port", "user", "dbname", "sslmode", "application_name", "connect_timeout")
@@ -64,8 +69,27 @@ def counts(params: dict[str, object]) -> dict[str, int]:
         for schema, name in cursor.fetchall():
             cursor.execute(f"SELECT count(*) FROM {_identifier(schema)}.{_identifier(name)}")  # noqa: S608 - quoted identifiers from pg_class
             result[f"{schema}.{name}"] = int(cursor.fetchone()[0])
+        row = None
+        if params["query"]:
+            cursor.execute(params["query"])
+            names = [column[0] for column in cursor.description]
+            values = cursor.fetchone()
+            row = dict(zip(names, values)) if values is not None else None
         cursor.execute("ROLLBACK")
-        return result
+        write: dict[str, object] = {"ran": False, "ok": None, "error": None}
+        if params["write_statements"]:
+            write["ran"] = True
+            cursor.execute("BEGIN")
+            try:
+                for statement in params["write_statements"]:
+                    cursor.execute(statement)
+                write["ok"] = True
+            except Exception as exc:  # reported: the role's assertion explains it
+                write["ok"] = False
+                write["error"] = str(exc).strip()
+            finally:
+                cursor.execute("ROLLBACK")
+        return {"table_counts": result, "row": row, "write": write}
     finally:
         conn.close()
 
@@ -81,11 +105,13 @@ def main() -> None:
             "sslmode": {"type": "str", "default": "prefer"},
             "application_name": {"type": "str", "default": "readiness-harness"},
             "connect_timeout": {"type": "int", "default": 10},
+            "query": {"type": "str", "default": ""},
+            "write_statements": {"type": "list", "elements": "str", "default": []},
         },
         supports_check_mode=True,
     )
     try:
-        module.exit_json(changed=False, table_counts=counts(module.params))
+        module.exit_json(changed=False, **counts(module.params))
     except ImportError:
         module.fail_json(
             msg="the host's Python has neither psycopg nor psycopg2: install python3-psycopg2 "

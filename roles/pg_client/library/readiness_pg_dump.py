@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import time
 
@@ -46,6 +47,9 @@ options:
   checksum: {type: bool, default: true, description: Write <dest>.sha256 (sha256sum format).}
   manifest: {type: bool, default: true, description: Write <dest>.manifest.json.}
   connect_timeout: {type: int, default: 10, description: Seconds to wait for the server.}
+  create_folder: {type: bool, default: false, description: Create the folder (mode 0700) if missing.}
+  keep: {type: int, default: 0, description: Then keep only the newest N archives matching prune_pattern.}
+  prune_pattern: {type: str, default: "", description: Regular expression of the names `keep` counts.}
 author: Readiness harness maintainers
 """
 
@@ -136,6 +140,21 @@ def _table_data(pg_restore: str, archive: str, env: dict[str, str]) -> tuple[set
     return tables, len(entries)
 
 
+def _prune(folder: str, pattern: str, keep: int) -> list[str]:
+    """Remove archives matching `pattern` beyond the newest `keep`, with their companions."""
+    if keep < 1 or not pattern:
+        return []
+    names = sorted(name for name in os.listdir(folder) if re.fullmatch(pattern, name))
+    removed = []
+    for name in names[: max(len(names) - keep, 0)]:
+        for suffix in ("", ".sha256", ".manifest.json"):
+            path = os.path.join(folder, name + suffix)
+            if os.path.lexists(path):
+                os.unlink(path)
+                removed.append(path)
+    return removed
+
+
 def run(module: AnsibleModule) -> dict[str, object]:
     params = module.params
     dest = params["dest"]
@@ -145,6 +164,8 @@ def run(module: AnsibleModule) -> dict[str, object]:
     for binary in (pg_dump, pg_restore):
         if not os.access(binary, os.X_OK):
             module.fail_json(msg=f"{binary} is missing or not executable (pg_bin_dir)")
+    if params["create_folder"] and not os.path.isdir(folder) and not module.check_mode:
+        os.makedirs(folder, mode=0o700)
     if not os.path.isdir(folder):
         module.fail_json(msg=f"the backup folder {folder} does not exist")
     if os.path.lexists(dest):
@@ -227,7 +248,15 @@ def run(module: AnsibleModule) -> dict[str, object]:
         written[0] = dest
         if params["checksum"]:
             _write_atomically(dest + ".sha256", f"{checksum}  {os.path.basename(dest)}\n")
-        return {"changed": True, "file": dest, "size_bytes": size, "sha256": checksum, "manifest": manifest}
+        pruned = _prune(folder, params["prune_pattern"], params["keep"])
+        return {
+            "changed": True,
+            "file": dest,
+            "size_bytes": size,
+            "sha256": checksum,
+            "manifest": manifest,
+            "pruned": pruned,
+        }
     except BaseException:
         for path in written:
             if os.path.lexists(path):
@@ -256,6 +285,9 @@ def main() -> None:
             "checksum": {"type": "bool", "default": True},
             "manifest": {"type": "bool", "default": True},
             "connect_timeout": {"type": "int", "default": 10},
+            "create_folder": {"type": "bool", "default": False},
+            "keep": {"type": "int", "default": 0},
+            "prune_pattern": {"type": "str", "default": ""},
         },
         supports_check_mode=True,
     )
