@@ -109,6 +109,16 @@ def _members(groups: Mapping[str, Any], group: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+_PLUGINS_LOADED: list[bool] = []
+
+
+def _load_plugins_once(init: Any) -> None:
+    """Ansible's plugin loader may be set up once per process (it warns on a second time)."""
+    if not _PLUGINS_LOADED:
+        init()
+        _PLUGINS_LOADED.append(True)
+
+
 def _render(value: Any, variables: Mapping[str, Any]) -> Any:
     if not isinstance(value, str) or "{{" not in value:
         return value
@@ -116,7 +126,7 @@ def _render(value: Any, variables: Mapping[str, Any]) -> Any:
     from ansible.plugins.loader import init_plugin_loader
     from ansible.template import Templar, trust_as_template
 
-    init_plugin_loader()
+    _load_plugins_once(init_plugin_loader)
     return Templar(loader=DataLoader(), variables=dict(variables)).template(trust_as_template(value))
 
 
