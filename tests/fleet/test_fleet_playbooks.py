@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -184,6 +185,8 @@ def test_readiness_check_on_the_fleet_records_every_drill_line_per_host(
         text=True,
         check=False,
         timeout=1200,
+        # The whole checklist path with the accelerator (the playbook tests above run plain).
+        env={**os.environ, "READINESS_ANSIBLE_ACCELERATOR": "mitogen"},
     )
     readiness = json.loads((tmp_path / "readiness.json").read_text())
     lines = {line["scenario"]: line for line in readiness["lines"] if line["selected"]}
