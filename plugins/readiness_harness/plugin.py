@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import platform
 import signal
+import sys
 from collections.abc import Callable, Generator, Iterator
 from datetime import date
 from pathlib import Path
@@ -68,6 +69,7 @@ TARGET_KEY = pytest.StashKey[Target]()
 FINDINGS_KEY = pytest.StashKey[list[Finding]]()
 JANITOR_KEY = pytest.StashKey[contextlib.ExitStack]()
 ABORTED_KEY = pytest.StashKey[str]()
+INTERRUPTED_KEY = pytest.StashKey[bool]()
 
 UNREACHABLE_EXIT = 2
 AFTER_SUITES_TAG = "after_suites"
@@ -109,9 +111,19 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    """Stop what the run started (servers, sandbox, outages undone), also after Ctrl-C."""
     janitor = config.stash.get(JANITOR_KEY, None)
-    if janitor is not None:
-        janitor.close()
+    if janitor is None:
+        return
+    started = config.stash.get(TARGET_KEY, None)
+    janitor.close()
+    if config.stash.get(INTERRUPTED_KEY, False) and started is not None:
+        what = (
+            "the embedded PostgreSQL, Redis, reference service and PayPal sandbox, and removed their folders"
+            if started.embedded
+            else "the PayPal sandbox (if any); started again every part an outage line stopped"
+        )
+        sys.stderr.write(f"readiness: interrupted; stopped {what}\n")
 
 
 def _write_line(config: pytest.Config, text: str) -> None:
@@ -167,6 +179,7 @@ def _resolve_deployed(session: pytest.Session) -> None:
         config.stash[ABORTED_KEY] = str(exc)
         pytest.exit(f"readiness preflight: {exc}", returncode=UNREACHABLE_EXIT)
     except TargetUsageError as exc:
+        config.stash[ABORTED_KEY] = str(exc)
         raise pytest.UsageError(str(exc)) from exc
     _watch_outages(config, target)
     config.stash[TARGET_KEY] = target
@@ -253,8 +266,9 @@ def pytest_runtest_makereport(
     return report
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
+    config.stash[INTERRUPTED_KEY] = exitstatus == pytest.ExitCode.INTERRUPTED
     settings = config.stash[SETTINGS_KEY]
     target = config.stash.get(TARGET_KEY, None)
     shown = "embedded reference service" if settings.embedded else redact_url(settings.target_url or "")
