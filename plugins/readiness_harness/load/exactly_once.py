@@ -83,7 +83,9 @@ class _Checker:
             payload = self.events.refund(payment) if refund else self.events.capture(payment)
             delivery = self.signer.sign(payment.gateway, payload)
             try:
-                response = await self.client.post(delivery.path, content=delivery.body, headers=delivery.headers)
+                response = await self.client.post(
+                    delivery.path, content=delivery.body, headers=delivery.headers
+                )
                 status = response.status_code
             except httpx.TransportError:
                 status = 0
@@ -147,11 +149,18 @@ class _Checker:
 
 
 async def _check_all(
-    ledger: Ledger, url: str, secrets: Secrets, verify: ssl.SSLContext | bool, pack_size: int, concurrency: int
+    ledger: Ledger,
+    url: str,
+    secrets: Secrets,
+    verify: ssl.SSLContext | bool,
+    pack_size: int,
+    concurrency: int,
 ) -> ExactlyOnce:
     result = ExactlyOnce(payments=len(ledger.records))
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url.rstrip("/"), timeout=30, verify=verify, limits=limits) as client:
+    async with httpx.AsyncClient(
+        base_url=url.rstrip("/"), timeout=30, verify=verify, limits=limits
+    ) as client:
         checker = _Checker(client, secrets, secrets.admin_token.reveal(), pack_size)
         checker.result = result
         gate = asyncio.Semaphore(concurrency)

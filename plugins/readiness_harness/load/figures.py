@@ -130,7 +130,9 @@ class Check:
     detail: str
 
 
-def judge(result: LoadFigures, exactly_once_held: bool, exactly_once_detail: str, criteria: Criteria) -> list[Check]:
+def judge(
+    result: LoadFigures, exactly_once_held: bool, exactly_once_detail: str, criteria: Criteria
+) -> list[Check]:
     """The checks a run passes only all together."""
     p99_s = result.p99_ms / 1000
     return [

@@ -97,7 +97,9 @@ def _test_start(environment: Environment, **_: Any) -> None:
     plan = _plan(environment)
     STATE.plan = plan
     if not isinstance(environment.runner, WorkerRunner):
-        gevent.spawn_later(plan.run_seconds, _finish, environment, f"the planned {plan.run_seconds:g}s passed")
+        gevent.spawn_later(
+            plan.run_seconds, _finish, environment, f"the planned {plan.run_seconds:g}s passed"
+        )
     if isinstance(environment.runner, MasterRunner):
         return
     began = time.perf_counter()

@@ -93,8 +93,10 @@ def read_result(path: Path) -> LoadResult:
     except ValueError as exc:
         raise LoadResultError(f"{path} is not JSON: {exc}") from exc
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise LoadResultError(f"{path} is not a `readiness load` result (no \"format\": \"{FORMAT}\")")
-    missing = [key for key in ("target", "finished_at", "figures", "exactly_once", "checks") if key not in data]
+        raise LoadResultError(f'{path} is not a `readiness load` result (no "format": "{FORMAT}")')
+    missing = [
+        key for key in ("target", "finished_at", "figures", "exactly_once", "checks") if key not in data
+    ]
     if missing:
         raise LoadResultError(f"{path} lacks {', '.join(missing)}")
     return LoadResult(data)

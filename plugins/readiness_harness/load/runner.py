@@ -24,7 +24,14 @@ from pathlib import Path
 from typing import IO
 
 from readiness_harness.load.exactly_once import check_exactly_once
-from readiness_harness.load.figures import Check, Criteria, LocustStatsError, figures, judge, read_locust_stats
+from readiness_harness.load.figures import (
+    Check,
+    Criteria,
+    LocustStatsError,
+    figures,
+    judge,
+    read_locust_stats,
+)
 from readiness_harness.load.ledger import Ledger
 from readiness_harness.load.plan import LoadPlan
 from readiness_harness.load.result import LoadResult, build_result
@@ -225,7 +232,9 @@ def run_locust(run: LoadRun) -> int:
             deadline = time.monotonic() + limit
             while master.poll() is None:
                 if time.monotonic() > deadline:
-                    raise LoadRunError(f"Locust did not finish within {limit:.0f}s: stopped it; see {log_path}")
+                    raise LoadRunError(
+                        f"Locust did not finish within {limit:.0f}s: stopped it; see {log_path}"
+                    )
                 for worker in processes.started[1:]:
                     if worker.poll() not in (None, 0):
                         raise LoadRunError(
