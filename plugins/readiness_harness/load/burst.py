@@ -161,16 +161,17 @@ class SuccessGoal:
         failed = burst.count(lambda answer: not answer.ok)
         server = burst.count(lambda answer: answer.status >= 500)
         planned = burst.planned
-        success = 100 * (burst.sent - failed) / planned
         met = (
             burst.sent == planned
             and failed <= self.allowed_failures(planned)
             and server <= self.allowed_server_errors(planned)
         )
+        sent = max(1, burst.sent)
         return met, (
-            f"{success:.2f}% of {planned} planned deliveries succeeded (over {self.success_over:g}% needed), "
-            f"{100 * server / planned:.2f}% answered 5xx (under {self.server_errors_under:g}% needed); "
-            f"{burst.sent} sent, {burst.in_flight} in flight"
+            f"{burst.sent - failed} of {burst.sent} deliveries sent succeeded ({100 * (burst.sent - failed) / sent:.2f}%; "
+            f"over {self.success_over:g}% needed), {server} answered 5xx ({100 * server / sent:.2f}%; under "
+            f"{self.server_errors_under:g}% needed: at most {self.allowed_server_errors(planned)} of {planned}); "
+            f"{planned} planned, {burst.in_flight} in flight"
         )
 
 
