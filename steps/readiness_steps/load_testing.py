@@ -40,8 +40,8 @@ def _(
     )
     expected = redact_url(readiness_target.url)
     assert result.target == expected, (
-        f"the load report ({load_evidence.source}) measured {result.target}, not this run's target {expected}: "
-        f"run `readiness load --target-url {expected}` and give its load.json"
+        f"the load report ({load_evidence.source}) measured {result.target}, not this run's target "
+        f"{expected}: run `readiness load --target-url {expected}` and give its load.json"
     )
     age = result.age_days()
     assert age <= days, f"the load report is {age:.1f} days old (at most {days}): run readiness load again"

@@ -4,18 +4,13 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from defects import Defect, DefectiveProxy
 
-from readiness_harness.target.stack import embedded_stack
-from readiness_harness.settings.secrets import load_secrets, Secrets
-from readiness_harness.target.stack import EmbeddedDeployment
-
-READINESS = str(Path(sys.executable).with_name("readiness"))
+from readiness_harness.settings.secrets import Secrets, load_secrets
+from readiness_harness.target.stack import EmbeddedDeployment, embedded_stack
 
 
 @pytest.fixture(scope="session")

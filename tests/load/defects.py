@@ -5,13 +5,17 @@ purchases that read as two packs). Lives in the tests, never in the service's co
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
+
+READINESS = str(Path(sys.executable).with_name("readiness"))
 
 
 @dataclass

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import READINESS
-from defects import Defect, DefectiveProxy
+from defects import READINESS, Defect, DefectiveProxy
 
 from readiness_harness.target.stack import EmbeddedDeployment
 

@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import os
 import re
+import ssl
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -254,7 +255,7 @@ def load(args: argparse.Namespace) -> int:
             )
             print(
                 f"load test of {redact_url(url)} ({', '.join(gateways)}): {plan.users} users, "
-                f"{'%g/s' % plan.rate if plan.paced else 'unpaced'}, {plan.run_seconds:g}s, "
+                f"{f'{plan.rate:g}/s' if plan.paced else 'unpaced'}, {plan.run_seconds:g}s, "
                 f"{distribution.describe()}",
                 flush=True,
             )
@@ -271,11 +272,9 @@ def load(args: argparse.Namespace) -> int:
     return _print(result)
 
 
-def ca_file_context(ca_file: Path | None) -> object:
+def ca_file_context(ca_file: Path | None) -> ssl.SSLContext | bool:
     if ca_file is None:
         return True
-    import ssl
-
     return ssl.create_default_context(cafile=str(ca_file))
 
 

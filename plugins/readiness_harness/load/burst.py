@@ -126,8 +126,8 @@ class LatencyGoal:
         shown = f"p{self.share:g} of the processed deliveries {p:.3f}s" if ok else "no delivery was processed"
         met = burst.sent == burst.planned and slow <= self.allowed(burst.planned)
         return met, (
-            f"{shown}; {slow} of {burst.sent} sent ({burst.planned} planned, {burst.in_flight} in flight) took "
-            f"{self.under_seconds:g}s or more or failed, {self.allowed(burst.planned)} allowed"
+            f"{shown}; {slow} of {burst.sent} sent ({burst.planned} planned, {burst.in_flight} in flight) "
+            f"took {self.under_seconds:g}s or more or failed, {self.allowed(burst.planned)} allowed"
         )
 
 
@@ -167,10 +167,12 @@ class SuccessGoal:
             and server <= self.allowed_server_errors(planned)
         )
         sent = max(1, burst.sent)
+        succeeded = burst.sent - failed
+        allowed = self.allowed_server_errors(planned)
         return met, (
-            f"{burst.sent - failed} of {burst.sent} deliveries sent succeeded ({100 * (burst.sent - failed) / sent:.2f}%; "
-            f"over {self.success_over:g}% needed), {server} answered 5xx ({100 * server / sent:.2f}%; under "
-            f"{self.server_errors_under:g}% needed: at most {self.allowed_server_errors(planned)} of {planned}); "
+            f"{succeeded} of {burst.sent} deliveries sent succeeded ({100 * succeeded / sent:.2f}%; "
+            f"over {self.success_over:g}% needed), {server} answered 5xx ({100 * server / sent:.2f}%; "
+            f"under {self.server_errors_under:g}% needed: at most {allowed} of {planned}); "
             f"{planned} planned, {burst.in_flight} in flight"
         )
 

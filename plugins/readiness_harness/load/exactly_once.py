@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,7 +124,9 @@ class _Checker:
             return violation(f"reading its purchase answered HTTP {response.status_code}")
         return self._judge(record, response.json(), violation)
 
-    def _judge(self, record: PaymentRecord, purchase: Any, violation: Any) -> Violation | None:
+    def _judge(
+        self, record: PaymentRecord, purchase: Any, violation: Callable[[str], Violation]
+    ) -> Violation | None:
         if not isinstance(purchase, dict) or not isinstance(purchase.get("cards"), list):
             return violation(f"its purchase has no card list: {str(purchase)[:200]}")
         cards = purchase["cards"]

@@ -238,7 +238,8 @@ def run_locust(run: LoadRun) -> int:
                 for worker in processes.started[1:]:
                     if worker.poll() not in (None, 0):
                         raise LoadRunError(
-                            f"a Locust worker exited with {worker.returncode}: stopped the run; see {log_path}"
+                            f"a Locust worker exited with {worker.returncode}: stopped the run; "
+                            f"see {log_path}"
                         )
                 position = _follow(log_path, position, run.echo)
                 time.sleep(0.5)
