@@ -59,7 +59,10 @@ pytest_plugins = (
     "readiness_steps.prelaunch",
     "readiness_steps.restore_drill",
     "readiness_steps.monitoring",
+    "readiness_steps.throughput",
+    "readiness_steps.load_testing",
     "readiness_harness.drill.fixtures",
+    "readiness_harness.load.fixtures",
 )
 
 SETTINGS_KEY = pytest.StashKey[HarnessSettings]()
@@ -322,6 +325,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
             "drill_workflow",
             "outage_hooks",
             "paypal_sandbox",
+            "load_report",
         )
         if settings.given(name)
     ]
