@@ -168,11 +168,22 @@ class _Teardown:
 
 
 def _kill_namespace(namespace: str) -> None:
-    pids = subprocess.run(["ip", "netns", "pids", namespace], capture_output=True, text=True, check=False)
-    for pid in pids.stdout.split():
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(int(pid), signal.SIGKILL)
+    """Kill every process in the namespace, wait until they are gone, then delete it."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        pids = subprocess.run(["ip", "netns", "pids", namespace], capture_output=True, text=True, check=False)
+        if not pids.stdout.split():
+            break
+        for pid in pids.stdout.split():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
+        time.sleep(0.05)
     subprocess.run(["ip", "netns", "del", namespace], capture_output=True, check=False)
+
+
+def _delete_link(name: str) -> None:
+    """Delete a veth pair by its outside end (a missing one is already gone)."""
+    subprocess.run(["ip", "link", "del", name], capture_output=True, check=False)
 
 
 def _start_sshd(host: FleetHost, ssh_dir: Path, teardown: _Teardown) -> None:
@@ -464,7 +475,9 @@ def namespace_fleet(
             run("ip", "netns", "add", namespace)
             teardown.add(f"namespace {namespace}", lambda ns=namespace: _kill_namespace(ns))
             outside, inside = f"rh{third}o{index}", f"rh{third}i{index}"
+            _delete_link(outside)  # a pair left by an earlier fleet whose namespace is still going
             run("ip", "link", "add", outside, "type", "veth", "peer", "name", inside)
+            teardown.add(f"veth {outside}", lambda name=outside: _delete_link(name))
             run("ip", "link", "set", inside, "netns", namespace)
             run("ip", "link", "set", outside, "master", bridge, "up")
             run("ip", "addr", "add", f"{address}/24", "dev", inside, namespace=namespace)

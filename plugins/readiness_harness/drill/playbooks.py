@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -184,8 +187,14 @@ def run_playbook(
         raise DrillError(f"no inventory {inventory_path}")
     full_env = playbook_env(env, accelerator)
 
-    with tempfile.TemporaryDirectory(prefix="readiness-ansible-") as private_data_dir:
-        runner = ansible_runner.run(
+    private_data_dir = tempfile.mkdtemp(prefix="readiness-ansible-")
+    interrupted = False
+    try:
+        # Run in ansible-runner's thread so that Ctrl-C (or SIGTERM turned into it) cancels
+        # ansible-playbook itself: left running, it would go on writing its artifacts into
+        # the folder removed here.
+        cancelled = threading.Event()
+        thread, runner = ansible_runner.run_async(
             private_data_dir=private_data_dir,
             project_dir=str(root / "playbooks"),
             playbook=playbook.name,
@@ -201,14 +210,24 @@ def run_playbook(
             quiet=quiet,
             timeout=timeout,
             suppress_env_files=True,  # the environment holds credentials
-            cancel_callback=lambda: False,  # keep pytest's Ctrl-C handling
+            cancel_callback=cancelled.is_set,
         )
+        try:
+            while thread.is_alive():
+                thread.join(0.2)
+        except BaseException:
+            cancelled.set()
+            thread.join(60)
+            interrupted = True
+            raise
         stdout_file = Path(runner.config.artifact_dir) / "stdout"
         stdout = stdout_file.read_text(errors="replace") if stdout_file.exists() else ""
         events = list(runner.events)
         stats = runner.stats or {}
         rc = int(runner.rc) if runner.rc is not None else -1
         status = str(runner.status)
+    finally:
+        _remove(private_data_dir, settle=3.0 if interrupted else 0.0)
 
     tasks, messages, artifact_data = _digest(events)
     report_path: Path | None = None
@@ -230,6 +249,17 @@ def run_playbook(
         report_path=report_path,
         report=report,
     )
+
+
+def _remove(folder: str, settle: float) -> None:
+    """Remove ansible-runner's folder. After an interrupt the cancelled run's last events
+    can still land in it for a moment, so keep removing it for `settle` seconds."""
+    deadline = time.monotonic() + settle
+    while True:
+        shutil.rmtree(folder, ignore_errors=True)
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(0.1)
 
 
 def read_drill_report(path: str | os.PathLike[str]) -> dict[str, Any]:
