@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 CAPTURED = "payment.captured"
 REFUNDED = "payment.refunded"
 EventType = Literal["payment.captured", "payment.refunded"]
+MAX_AMOUNT = 2**63 - 1  # purchases.amount is a bigint: larger is bad input (422), not a 500
 Gateway = Literal["stripe", "paypal", "standard"]
 
 
@@ -25,7 +26,7 @@ class StandardEvent(BaseModel):
     payment_id: str = Field(min_length=1, max_length=255)
     user_id: str | None = Field(default=None, max_length=255)
     pack_type: str | None = Field(default=None, max_length=50)
-    amount: int | None = Field(default=None, ge=0)
+    amount: int | None = Field(default=None, ge=0, le=MAX_AMOUNT)
     currency: str | None = Field(default=None, max_length=10)
     occurred_at: datetime | None = None
 

@@ -7,16 +7,22 @@ harness's signer cannot produce (malformed JSON, say).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import math
 import re
 import time
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 from standardwebhooks.webhooks import Webhook
 
@@ -49,11 +55,39 @@ def seconds_ahead(seconds: int) -> int:
     return math.ceil(time.time()) + seconds
 
 
+DATA = Path(__file__).parent / "data"
+
+
+@contextlib.contextmanager
+def scratch_database(owner_url: str) -> Iterator[str]:
+    """A new, empty database on the owner's server for one test; dropped afterwards."""
+    name = f"scratch_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(owner_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield make_conninfo(owner_url, dbname=name)
+    finally:
+        with psycopg.connect(owner_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def url_as(url: str, user: str, password: str | None = None) -> str:
+    """The same server and database, as another role."""
+    params = conninfo_to_dict(url)
+    params.pop("password", None)
+    return make_conninfo("", **{**params, "user": user, **({"password": password} if password else {})})
+
+
 class ServiceDb:
     """Read-only views of the service's tables (plus the audit-log tamper attempts)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
+
+    @staticmethod
+    def old_schema() -> str:
+        """The schema as it was before purchases were keyed by gateway (schema version 1)."""
+        return (DATA / "schema_v1.sql").read_text(encoding="utf-8")
 
     def connect(self) -> psycopg.Connection[dict[str, Any]]:
         return psycopg.connect(self.url, autocommit=True, row_factory=dict_row)

@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from secrets import token_hex, token_urlsafe
 
 import httpx
 import uvicorn
@@ -112,9 +113,41 @@ class InProcessService:
         self.thread.join(timeout=15)
 
 
+def prepare_service_database(owner_url: str, stack: contextlib.ExitStack, *, servers_given: bool) -> str:
+    """Apply the schema as the owner and return the URL the service connects with: a role
+    of its own for this run that owns nothing (cardpack_service.migrate grants it exactly
+    what the service needs), dropped again at exit on servers the harness did not start.
+    On given servers whose user may not create roles, the service runs as that user
+    (logged as a warning: least privilege is then the deployment's to arrange)."""
+    from cardpack_service.migrate import MigrationError, drop_service_role, migrate, service_url
+
+    role = f"cardpack_service_{token_hex(4)}"
+    password = token_urlsafe(24)
+    try:
+        migrate(owner_url, role, password)
+    except MigrationError as exc:
+        if not servers_given:
+            raise
+        logger.warning("the service runs as the given database user, not a role of its own: %s", exc)
+        migrate(owner_url)
+        return owner_url
+    if servers_given:
+
+        def drop() -> None:
+            try:
+                drop_service_role(owner_url, role)
+            except Exception as exc:  # leaving a password-protected role behind is no failure
+                logger.warning("could not drop the service role %s: %s", role, exc)
+
+        stack.callback(drop)
+    return service_url(owner_url, role, password)
+
+
 def service_environment(
     target_db: str, target_redis: str, secrets: Secrets, backup_path: str | None = None
 ) -> dict[str, str]:
+    """The service's environment; `target_db` is the URL it connects with (the role from
+    `prepare_service_database`, or an owner URL for a service that owns its schema)."""
     env = {
         "DATABASE_URL": target_db,
         "REDIS_URL": target_redis,
@@ -154,11 +187,12 @@ def embedded_stack(
             stack.callback(redis_server.cleanup)
             redis_server.start()
             redis_url = redis_server.url
+        service_db = prepare_service_database(database_url, stack, servers_given=postgres is None)
         paypal = PayPalSandbox(
             secrets.paypal_client_id, secrets.paypal_client_secret, secrets.paypal_webhook_id
         )
         stack.enter_context(paypal.mounted())
-        service = InProcessService(service_environment(database_url, redis_url, secrets), port, certificate)
+        service = InProcessService(service_environment(service_db, redis_url, secrets), port, certificate)
         stack.callback(service.stop)
         service.start()
         logger.info("reference service at %s", service.url)
@@ -278,8 +312,9 @@ def controlled_stack(secrets: Secrets, workers: int = 1) -> Iterator[ControlledS
         redis_server = EmbeddedRedis()
         stack.callback(redis_server.cleanup)
         redis_server.start()
+        service_db = prepare_service_database(postgres.url, stack, servers_given=False)
         service = SubprocessService(
-            service_environment(postgres.url, redis_server.url, secrets), workers=workers
+            service_environment(service_db, redis_server.url, secrets), workers=workers
         )
         stack.callback(service.log_path.unlink, missing_ok=True)
         stack.callback(service.stop)
