@@ -14,7 +14,7 @@ import httpx
 import psycopg
 import pytest
 from psycopg import sql
-from service_kit import PACK, PACK_SIZE, USER_ID, ServiceDb, assert_captured, scratch_database
+from service_kit import PACK_SIZE, ServiceDb, assert_captured, scratch_database
 
 from cardpack_service.migrate import migrate
 from readiness_harness.gateways.clients import AdminClient
@@ -137,7 +137,8 @@ def old_database(readiness_target: Target) -> Iterator[str]:
             conn.execute(ServiceDb.old_schema().encode())
             for index in range(3):
                 conn.execute(
-                    "SELECT * FROM record_capture('stripe', %s, 'payment.captured', %s, 'u', 'black', 500, 'usd')",
+                    "SELECT * FROM record_capture('stripe', %s, 'payment.captured', %s,"
+                    " 'u', 'black', 500, 'usd')",
                     (f"evt_old_{index}", f"pi_old_{index}"),
                 )
             conn.execute("SELECT * FROM record_refund('stripe', 'evt_old_r', 'payment.refunded', 'pi_old_0')")
