@@ -22,7 +22,7 @@ from typing import Any
 import requests
 
 from ..config import Settings
-from ..events import CAPTURED, MAX_AMOUNT, REFUNDED, IgnoredEvent, InvalidEvent, StandardEvent
+from ..events import CAPTURED, MAX_AMOUNT, REFUNDED, IgnoredEvent, InvalidEvent, StandardEvent, build_event
 from ..payload import MalformedJson, parse_json
 from . import GatewayNotConfigured, GatewayUnavailable, SignatureRejected
 
@@ -168,7 +168,7 @@ class PayPalGateway:
         amount = resource.get("amount") or {}
         if not isinstance(amount, dict):
             raise InvalidEvent("resource.amount must be an object", event_id=event_id)
-        return StandardEvent(
+        return build_event(
             id=event_id,
             type=CAPTURED,
             gateway=self.name,
@@ -191,7 +191,7 @@ class PayPalGateway:
                 event_id=event_id or None,
                 event_type=REFUND_TYPE,
             )
-        return StandardEvent(id=event_id, type=REFUNDED, gateway=self.name, payment_id=capture_id)
+        return build_event(id=event_id, type=REFUNDED, gateway=self.name, payment_id=capture_id)
 
 
 def _check_transmission_time(value: str, settings: Settings, hint: str | None) -> None:

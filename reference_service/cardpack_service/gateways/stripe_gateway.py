@@ -14,7 +14,7 @@ from typing import Any
 import stripe
 
 from ..config import Settings
-from ..events import CAPTURED, REFUNDED, IgnoredEvent, InvalidEvent, StandardEvent
+from ..events import CAPTURED, REFUNDED, IgnoredEvent, InvalidEvent, StandardEvent, build_event
 from . import GatewayNotConfigured, SignatureRejected
 
 CAPTURE_TYPES = frozenset({"payment_intent.succeeded", "charge.captured"})
@@ -72,7 +72,7 @@ class StripeGateway:
             )
         metadata = obj.get("metadata") or {}
         amount = obj.get("amount_received") or obj.get("amount_captured") or obj.get("amount")
-        return StandardEvent(
+        return build_event(
             id=event_id,
             type=CAPTURED if event_type in CAPTURE_TYPES else REFUNDED,
             gateway=self.name,
