@@ -110,6 +110,31 @@ def read_until_closed(sock: socket.socket, limit_s: float) -> tuple[bytes, float
         sock.settimeout(max(0.1, limit_s - (time.monotonic() - started)))
 
 
+def read_response(sock: socket.socket) -> bytes:
+    """One whole response with a Content-Length body (headers and body may arrive apart)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        (
+            int(line.split(b":", 1)[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        ),
+        0,
+    )
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
 def status_of(response: bytes) -> int:
     """The status code of a raw HTTP/1.1 response (0 when there is none)."""
     if not response.startswith(b"HTTP/1.1 "):

@@ -22,7 +22,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from launched import LaunchedService, raw_connection, read_until_closed, run_launcher, status_of
+from launched import (
+    LaunchedService,
+    raw_connection,
+    read_response,
+    read_until_closed,
+    run_launcher,
+    status_of,
+)
 from service_kit import (
     PACK,
     USER_ID,
@@ -261,7 +268,7 @@ def test_an_idle_kept_alive_connection_is_closed_after_the_keepalive_timeout(
 ) -> None:
     with raw_connection(launched.port) as sock:
         sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
-        first = sock.recv(65536)
+        first = read_response(sock)
         assert status_of(first) == 200, first
         rest, closed_after = read_until_closed(sock, KEEPALIVE_TIMEOUT_S + SLACK_S)
     assert rest == b""
