@@ -37,8 +37,8 @@ from cardpack_service.config import Settings
 from controls import bare_app, direct_captures
 from httpload import Request, build_request, run, storm
 from readiness_harness.gateways.events import EventFactory, Payment, Signer
-from readiness_harness.settings.options import load_secrets
-from readiness_harness.target.stack import controlled_stack
+from readiness_harness.settings.secrets import load_secrets
+from readiness_harness.target.stack import embedded_stack
 
 PGBENCH_SCRIPT = """\
 \\set n random(1, 2000000000)
@@ -200,7 +200,8 @@ def main() -> int:
     figures: dict[str, object] = {"load_average": os.getloadavg(), "cpus": os.cpu_count()}
     print(f"machine: {os.cpu_count()} cpus, load average {os.getloadavg()}", flush=True)
     all_ok = True
-    with controlled_stack(secrets, workers=args.workers) as stack:
+    with embedded_stack(secrets, workers=args.workers) as stack:
+        assert stack.postgres is not None
         url, port = stack.service.url, stack.service.port
         print(f"service {url} ({args.workers} workers), PostgreSQL {stack.postgres.url}")
         warmup, _ = signed_captures(signer, url, 500, "WARM")

@@ -5,22 +5,28 @@ Feature: Pre-launch checklist
   attestations.yml (who, when, a link to the evidence) and expire after max_age_days.
 
   @signature_verification @severity_blocker
-  Scenario: Webhook signature verification is enabled
-    Given a new standard payment by user "401" for a "black" pack
+  Scenario Outline: Webhook signature verification is enabled for <gateway>
+    Given a new <gateway> payment by user "401" for a "black" pack
     When an unsigned capture event arrives for the payment
     Then the service refuses it as unauthorized
     And the service reports that webhook signatures are required
 
+    Examples:
+      | gateway  |
+      | stripe   |
+      | paypal   |
+      | standard |
+
   @endpoints_reachable @severity_blocker
-  Scenario Outline: The <endpoint> webhook endpoint is reachable
-    When an empty delivery is posted to the <endpoint> endpoint
+  Scenario Outline: The <gateway> webhook endpoint <path> is reachable
+    When an empty delivery is posted to the <gateway> endpoint
     Then the endpoint answers with a client error, not a missing route or a server error
 
     Examples:
-      | endpoint |
-      | payments |
-      | stripe   |
-      | paypal   |
+      | gateway  | path               |
+      | standard | /webhooks/payments |
+      | stripe   | /webhooks/stripe   |
+      | paypal   | /webhooks/paypal   |
 
   @health_status @severity_blocker
   Scenario: Health and status report every dependency up
@@ -31,6 +37,7 @@ Feature: Pre-launch checklist
   @gateway_secrets @severity_blocker
   Scenario Outline: The <gateway> webhook secret is configured
     Then the service reports that <gateway> deliveries can be verified
+    And a <gateway> delivery signed with the shared secret is acknowledged
 
     Examples:
       | gateway  |
@@ -39,10 +46,12 @@ Feature: Pre-launch checklist
       | standard |
 
   @metrics_exposed @severity_critical
-  Scenario: Metrics are exposed for scraping
-    Given a standard payment by user "402" for a "black" pack has been captured
+  Scenario: Metrics are exposed for scraping, and a delivery moves them
     When the metrics endpoint is scraped
+    And a new payment by user "402" for a "black" pack is captured
+    And the metrics endpoint is scraped again
     Then it exposes webhook_deliveries_total, webhook_latency_seconds and dependency_errors_total
+    And the capture raised the accepted deliveries and the latency observations of its gateway
 
   @tls_certificate @severity_critical
   Scenario: The TLS certificate is trusted and valid for at least 14 more days

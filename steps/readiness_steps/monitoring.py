@@ -11,14 +11,16 @@ from pytest_bdd import given, parsers, then, when
 from readiness_harness.drill.harness import DrillHarness, DrillRun
 from readiness_harness.drill.playbooks import PlaybookRun, run_playbook
 from readiness_harness.monitoring.promtool import check_rules, test_rules
+from readiness_harness.target.target import Target
 
-RULES = Path("reference_service/monitoring/alerts.yml")
-RULE_TESTS = Path("reference_service/monitoring/alerts_test.yml")
+RULES = Path("alerts.yml")
+RULE_TESTS = Path("alerts_test.yml")
 
 
 @given("the service's Prometheus alerting rules", target_fixture="alert_rules")
-def _(pytestconfig: Any) -> dict[str, Any]:
-    root = pytestconfig.rootpath
+def _(readiness_target: Target) -> dict[str, Any]:
+    folder: Path = readiness_target.require("rule_files")
+    root = folder if folder.is_dir() else folder.parent
     document = yaml.safe_load((root / RULES).read_text(encoding="utf-8"))
     rules = {
         rule["alert"]: rule for group in document["groups"] for rule in group["rules"] if "alert" in rule

@@ -30,8 +30,8 @@ DRILL_LINES = (
 
 
 @when("the restore drill workflow is read", target_fixture="workflow")
-def _(restore_workflow: Path) -> dict[Any, Any]:
-    document: dict[Any, Any] = yaml.safe_load(restore_workflow.read_text(encoding="utf-8"))
+def _(drill_workflow: Path) -> dict[Any, Any]:
+    document: dict[Any, Any] = yaml.safe_load(drill_workflow.read_text(encoding="utf-8"))
     return document
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import time
 
 from pytest_bdd import parsers, then, when
 
+from readiness_harness.gateways import clock
 from readiness_harness.gateways.clients import AdminClient, Reply
 from readiness_harness.gateways.events import Payment
 from readiness_harness.gateways.simulator import GatewaySimulator
@@ -21,10 +21,18 @@ def _(payment_gateway: GatewaySimulator, payment: Payment, defect: str) -> list[
     return [payment_gateway.send(payment_gateway.defective_capture(payment, defect))]
 
 
-@when(parsers.parse("its capture arrives signed {seconds:d} seconds ago"), target_fixture="replies")
-def _(payment_gateway: GatewaySimulator, payment: Payment, seconds: int) -> list[Reply]:
+@when(parsers.parse("its capture arrives signed {seconds:d} seconds {direction}"), target_fixture="replies")
+def _(payment_gateway: GatewaySimulator, payment: Payment, seconds: int, direction: str) -> list[Reply]:
+    """Signed at most `seconds` away from now (rounded towards now), so the delivery is
+    inside the window by the margin the feature gives, whatever the clock's fraction."""
+    if direction == "ago":
+        timestamp = clock.at_most_seconds_old(seconds)
+    elif direction == "in the future":
+        timestamp = clock.at_most_seconds_ahead(seconds)
+    else:
+        raise ValueError(f"say 'ago' or 'in the future', not {direction!r}")
     delivery = payment_gateway.signed(
-        payment.gateway, payment_gateway.events.capture(payment), timestamp=time.time() - seconds
+        payment.gateway, payment_gateway.events.capture(payment), timestamp=timestamp
     )
     return [payment_gateway.send(delivery)]
 
@@ -77,7 +85,7 @@ def _(
 
 @then("nothing was delivered for the payment")
 def _(admin_client: AdminClient, payment: Payment) -> None:
-    reply = admin_client.purchase(payment.payment_id)
+    reply = admin_client.purchase(payment.payment_id, payment.gateway)
     assert reply.status_code == 404, f"a refused delivery created {reply.body}"
 
 

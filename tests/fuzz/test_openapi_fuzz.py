@@ -29,7 +29,8 @@ from hypothesis import strategies as st
 
 from cardpack_service.payload import MAX_JSON_DEPTH
 from readiness_harness.gateways.events import Delivery, EventFactory, Payment, Signer
-from readiness_harness.target.stack import InProcessService, Target, service_environment
+from readiness_harness.target.stack import EmbeddedDeployment, SubprocessService, service_environment
+from readiness_harness.target.target import Target
 
 EXAMPLES_PER_OPERATION = 300
 GATEWAY_OF_PATH = {
@@ -64,7 +65,7 @@ def _send(case: Any, target: Target) -> tuple[int, str]:
     if gateway is None:
         response = case.call(
             base_url=target.url,
-            headers={"Authorization": f"Bearer {target.secrets.admin_token}"},
+            headers={"Authorization": f"Bearer {target.secrets.admin_token.reveal()}"},
             verify=str(target.ca_file) if target.ca_file else True,
         )
         return response.status_code, response.text
@@ -121,9 +122,9 @@ MAX_BODY_BYTES = 256 * 1024
 ERROR_SERIES = ("unhandled_errors_total", "webhook_deliveries_total")
 
 
-def _error_total(target: Target) -> float:
+def _error_total(url: str, verify: ssl.SSLContext | bool = True) -> float:
     """Every unhandled error and every delivery with outcome `error`, summed."""
-    text = httpx.get(f"{target.url}/metrics", verify=target.verify).text
+    text = httpx.get(f"{url}/metrics", verify=verify).text
     total = 0.0
     for line in text.splitlines():
         name = line.split("{", 1)[0]
@@ -143,9 +144,12 @@ def _error_rows(database_url: str) -> int:
 @pytest.fixture
 def no_new_errors(readiness_target: Target, purchases_before: list[tuple[Any, ...]]) -> Iterator[None]:
     assert readiness_target.database_url
-    metrics, rows = _error_total(readiness_target), _error_rows(readiness_target.database_url)
+    metrics, rows = (
+        _error_total(readiness_target.url, readiness_target.verify),
+        _error_rows(readiness_target.database_url),
+    )
     yield
-    assert _error_total(readiness_target) == metrics, "an error metric moved"
+    assert _error_total(readiness_target.url, readiness_target.verify) == metrics, "an error metric moved"
     assert _error_rows(readiness_target.database_url) == rows, "an error audit row was written"
 
 
@@ -168,15 +172,21 @@ def flood_service(readiness_target: Target) -> Iterator[str]:
     """A second service on the session's servers for the cases that are mostly unverified:
     hundreds of them a minute would use up the session service's audit budget (100 per
     gateway and minute) and leave later tests' forged deliveries without their row."""
-    assert readiness_target.database_url and readiness_target.redis_url
-    service = InProcessService(
+    deployment = readiness_target.servers
+    assert isinstance(deployment, EmbeddedDeployment), "the fuzz test runs on the embedded default"
+    service = SubprocessService(
         service_environment(
-            readiness_target.database_url, readiness_target.redis_url, readiness_target.secrets
+            deployment.database_url,
+            deployment.redis_url,
+            readiness_target.secrets,
+            deployment.paypal_api_base,
         )
     )
     service.start()
+    errors_before = _error_total(service.url)
     yield service.url
-    service.stop()
+    assert _error_total(service.url) == errors_before, "an error metric of the flood service moved"
+    service.cleanup()
 
 
 @pytest.mark.parametrize("gateway", ["standard", "stripe", "paypal"])

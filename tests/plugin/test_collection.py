@@ -36,10 +36,16 @@ def test_feature_files_are_collected_without_a_test_module(toy_project: pytest.P
     result.stdout.fnmatch_lines(["*toy.feature::test_a_line_that_passes*", "*3 tests collected*"])
 
 
-def test_tags_are_registered_markers_under_strict_markers(toy_project: pytest.Pytester) -> None:
+def test_tags_are_registered_markers_that_say_which_lines_they_select(toy_project: pytest.Pytester) -> None:
     result = toy_project.runpytest_subprocess("--markers")
-    for tag in ("toy_area", "second_line", "severity_minor"):
-        result.stdout.fnmatch_lines([f"@pytest.mark.{tag}: checklist tag from toy.feature*"])
+    result.stdout.fnmatch_lines(
+        [
+            "@pytest.mark.second_line: checklist line: A line that fails*",
+            "@pytest.mark.severity_minor: checklist line: A line that fails*",
+            "@pytest.mark.toy_area: checklist area: Toy checklist (toy.feature, 3 lines)*",
+        ],
+        consecutive=False,
+    )
     assert result.ret == 0
 
 

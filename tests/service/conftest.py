@@ -10,7 +10,7 @@ from service_kit import PACK, USER_ID, RawSigner, ServiceDb
 
 from readiness_harness.gateways.events import GATEWAYS, GatewayName, Payment
 from readiness_harness.gateways.simulator import GatewaySimulator
-from readiness_harness.target.stack import Target
+from readiness_harness.target.target import Target
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +31,7 @@ def admin_http(readiness_target: Target) -> Iterator[httpx.Client]:
     """Raw admin HTTP with the right bearer token (for listings the AdminClient lacks)."""
     with httpx.Client(
         base_url=readiness_target.url,
-        headers={"Authorization": f"Bearer {readiness_target.secrets.admin_token}"},
+        headers={"Authorization": f"Bearer {readiness_target.secrets.admin_token.reveal()}"},
         timeout=30,
         verify=readiness_target.verify,
     ) as client:

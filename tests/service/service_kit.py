@@ -28,7 +28,9 @@ from standardwebhooks.webhooks import Webhook
 
 from readiness_harness.gateways.clients import Reply
 from readiness_harness.gateways.events import PATHS, Delivery, new_event_id
-from readiness_harness.settings.options import Secrets
+from readiness_harness.settings.secrets import Secrets
+from readiness_harness.target.stack import EmbeddedDeployment, SubprocessService, service_environment
+from readiness_harness.target.target import Target
 
 USER_ID = "user-42"
 PACK = "black"
@@ -56,6 +58,43 @@ def seconds_ahead(seconds: int) -> int:
 
 
 DATA = Path(__file__).parent / "data"
+
+
+def session_deployment(target: Target) -> EmbeddedDeployment:
+    """The embedded default's deployment (its servers), or skip: these tests start
+    services of their own on it."""
+    deployment = target.servers
+    if not isinstance(deployment, EmbeddedDeployment):
+        import pytest
+
+        pytest.skip("starts a service of its own on the embedded default's servers")
+    return deployment
+
+
+def environment_on(target: Target, database_url: str | None = None, **settings: str) -> dict[str, str]:
+    """The service's environment on the session's servers (as the owner, unless another
+    `database_url` is given), with `settings` on top."""
+    deployment = session_deployment(target)
+    env = service_environment(
+        database_url or deployment.database_url,
+        deployment.redis_url,
+        target.secrets,
+        deployment.paypal_api_base,
+    )
+    return {**env, **settings}
+
+
+@contextlib.contextmanager
+def second_service(
+    target: Target, database_url: str | None = None, **settings: str
+) -> Iterator[SubprocessService]:
+    """Another service process on the session's servers, with other settings."""
+    service = SubprocessService(environment_on(target, database_url, **settings))
+    try:
+        service.start()
+        yield service
+    finally:
+        service.cleanup()
 
 
 @contextlib.contextmanager
@@ -130,7 +169,7 @@ class RawSigner:
     def standard(self, body: bytes, *, timestamp: int | None = None, msg_id: str | None = None) -> Delivery:
         msg_id = msg_id or new_event_id("standard")
         signed_at = int(time.time()) if timestamp is None else timestamp
-        signature = Webhook(self.secrets.payments_webhook_secret).sign(
+        signature = Webhook(self.secrets.payments_webhook_secret.reveal()).sign(
             msg_id, datetime.fromtimestamp(signed_at, tz=UTC), body.decode()
         )
         headers = {
@@ -143,7 +182,7 @@ class RawSigner:
 
     def stripe(self, body: bytes, *, timestamp: int | None = None) -> Delivery:
         stamp = int(time.time()) if timestamp is None else timestamp
-        key = self.secrets.stripe_webhook_secret.encode()
+        key = self.secrets.stripe_webhook_secret.reveal().encode()
         digest = hmac.new(key, f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
         headers = {"Content-Type": "application/json", "Stripe-Signature": f"t={stamp},v1={digest}"}
         return Delivery("stripe", PATHS["stripe"], body, headers)
@@ -161,12 +200,12 @@ def signature_values(delivery: Delivery) -> list[str]:
 
 def secret_values(secrets: Secrets) -> list[str]:
     values = [
-        secrets.payments_webhook_secret,
-        secrets.payments_webhook_secret.removeprefix("whsec_"),
-        secrets.stripe_webhook_secret,
-        secrets.stripe_webhook_secret.removeprefix("whsec_"),
-        secrets.paypal_client_secret,
-        secrets.admin_token,
+        secrets.payments_webhook_secret.reveal(),
+        secrets.payments_webhook_secret.reveal().removeprefix("whsec_"),
+        secrets.stripe_webhook_secret.reveal(),
+        secrets.stripe_webhook_secret.reveal().removeprefix("whsec_"),
+        secrets.paypal_client_secret.reveal(),
+        secrets.admin_token.reveal(),
     ]
     return [value for value in values if value]
 

@@ -14,23 +14,20 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from service_kit import PACK, USER_ID, ServiceDb, assert_captured, metric_value
+from service_kit import PACK, USER_ID, ServiceDb, assert_captured, environment_on, metric_value
 
 from readiness_harness.gateways.clients import WebhookClient
 from readiness_harness.gateways.events import Payment
 from readiness_harness.gateways.simulator import GatewaySimulator
-from readiness_harness.target.stack import InProcessService, Target, service_environment
+from readiness_harness.target.stack import SubprocessService
+from readiness_harness.target.target import Target
 
 BUDGET = 5
 FLOOD = 120
 
 
-def _service(readiness_target: Target, **settings: str) -> InProcessService:
-    assert readiness_target.database_url and readiness_target.redis_url
-    env = service_environment(
-        readiness_target.database_url, readiness_target.redis_url, readiness_target.secrets
-    )
-    return InProcessService({**env, **settings})
+def _service(readiness_target: Target, **settings: str) -> SubprocessService:
+    return SubprocessService(environment_on(readiness_target, **settings))
 
 
 def _rows_since(service_db: ServiceDb, audit_id: int, gateway: str) -> list[dict[str, object]]:
@@ -47,7 +44,7 @@ def _last_audit_id(service_db: ServiceDb) -> int:
 
 
 @pytest.fixture
-def budgeted(readiness_target: Target) -> Iterator[tuple[InProcessService, GatewaySimulator]]:
+def budgeted(readiness_target: Target) -> Iterator[tuple[SubprocessService, GatewaySimulator]]:
     service = _service(
         readiness_target, AUDIT_UNVERIFIED_PER_INTERVAL=str(BUDGET), AUDIT_UNVERIFIED_INTERVAL_S="300"
     )
@@ -57,11 +54,11 @@ def budgeted(readiness_target: Target) -> Iterator[tuple[InProcessService, Gatew
         yield service, GatewaySimulator(readiness_target, client)
     finally:
         client.close()
-        service.stop()
+        service.cleanup()
 
 
 def test_a_flood_of_forged_deliveries_adds_at_most_the_budget_and_one_aggregate(
-    budgeted: tuple[InProcessService, GatewaySimulator], service_db: ServiceDb
+    budgeted: tuple[SubprocessService, GatewaySimulator], service_db: ServiceDb
 ) -> None:
     service, gateway = budgeted
     start = _last_audit_id(service_db)
@@ -105,7 +102,7 @@ def test_a_flood_of_forged_deliveries_adds_at_most_the_budget_and_one_aggregate(
 
 
 def test_the_budget_is_per_gateway(
-    budgeted: tuple[InProcessService, GatewaySimulator], service_db: ServiceDb
+    budgeted: tuple[SubprocessService, GatewaySimulator], service_db: ServiceDb
 ) -> None:
     _, gateway = budgeted
     for _ in range(BUDGET + 3):
@@ -118,7 +115,7 @@ def test_the_budget_is_per_gateway(
 
 
 def test_verified_refusals_are_never_limited(
-    budgeted: tuple[InProcessService, GatewaySimulator], service_db: ServiceDb
+    budgeted: tuple[SubprocessService, GatewaySimulator], service_db: ServiceDb
 ) -> None:
     _, gateway = budgeted
     start = _last_audit_id(service_db)
@@ -151,4 +148,4 @@ def test_the_aggregate_is_written_when_the_interval_ends(
         assert any(row["event_id"] is None for row in rows), "no aggregated row"
     finally:
         client.close()
-        service.stop()
+        service.cleanup()

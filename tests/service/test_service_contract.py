@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import time
 from datetime import datetime
 
 import httpx
 import pytest
-from service_kit import PACK, PACK_SIZE, USER_ID, ServiceDb, assert_captured, metric_value
+from service_kit import PACK, PACK_SIZE, USER_ID, ServiceDb, assert_captured, metric_value, session_deployment
 
 from readiness_harness.gateways.clients import AdminClient, WebhookClient
 from readiness_harness.gateways.events import Payment
 from readiness_harness.gateways.simulator import GatewaySimulator
-from readiness_harness.target.stack import Target
+from readiness_harness.target.target import Target
 
 
 @pytest.fixture
@@ -28,13 +27,15 @@ def captured(payment_gateway: GatewaySimulator, payment: Payment) -> int:
     return assert_captured(payment_gateway.send(payment_gateway.capture(payment)), payment.payment_id)
 
 
-def test_health_is_ok_and_names_the_instance(webhook_client: WebhookClient) -> None:
+def test_health_is_ok_and_names_the_instance(webhook_client: WebhookClient, readiness_target: Target) -> None:
     reply = webhook_client.get("/health")
     assert reply.status_code == 200, reply
     assert set(reply.body) == {"status", "instance"}, reply.body
     assert reply.body["status"] == "ok"
     host, _, pid = reply.body["instance"].rpartition(":")
-    assert host == socket.gethostname() and pid == str(os.getpid()), "default: <hostname>:<pid>"
+    process = session_deployment(readiness_target).service.process
+    assert process is not None
+    assert (host, pid) == (socket.gethostname(), str(process.pid)), "default: <hostname>:<pid>"
 
 
 def test_status_reports_database_redis_version_and_counts(webhook_client: WebhookClient) -> None:
@@ -223,7 +224,7 @@ def test_the_real_token_with_another_case_scheme_is_accepted(
     """RFC 6750: the auth scheme is case-insensitive."""
     response = anonymous_http.get(
         f"/purchases/{payment.payment_id}",
-        headers={"Authorization": f"bearer {readiness_target.secrets.admin_token}"},
+        headers={"Authorization": f"bearer {readiness_target.secrets.admin_token.reveal()}"},
     )
     assert response.status_code == 200, response.text
 

@@ -20,14 +20,15 @@ import httpx
 import psycopg
 import pytest
 from psycopg import sql
-from service_kit import PACK, USER_ID, assert_captured, metric_value, secret_values
+from service_kit import PACK, USER_ID, assert_captured, environment_on, metric_value, secret_values
 
 from cardpack_service.migrate import drop_service_role, migrate, service_url
 from readiness_harness.gateways.clients import WebhookClient
 from readiness_harness.gateways.events import Payment
 from readiness_harness.gateways.simulator import GatewaySimulator
 from readiness_harness.target.embedded import free_port
-from readiness_harness.target.stack import InProcessService, Target, service_environment
+from readiness_harness.target.stack import SubprocessService
+from readiness_harness.target.target import Target
 
 
 class Sink:
@@ -87,12 +88,13 @@ def crippled_role(readiness_target: Target) -> Iterator[str]:
 
 @pytest.fixture
 def make_service(readiness_target: Target, crippled_role: str) -> Iterator[Any]:
-    started: list[tuple[InProcessService, WebhookClient]] = []
+    started: list[tuple[SubprocessService, WebhookClient]] = []
 
     def make(sink_url: str) -> GatewaySimulator:
-        assert readiness_target.redis_url
-        env = service_environment(crippled_role, readiness_target.redis_url, readiness_target.secrets)
-        service = InProcessService({**env, "ERROR_SINK_URL": sink_url, "INSTANCE_NAME": "sink-test"})
+        env = environment_on(
+            readiness_target, crippled_role, ERROR_SINK_URL=sink_url, INSTANCE_NAME="sink-test"
+        )
+        service = SubprocessService(env)
         service.start()
         client = WebhookClient(service.url)
         started.append((service, client))
@@ -101,7 +103,7 @@ def make_service(readiness_target: Target, crippled_role: str) -> Iterator[Any]:
     yield make
     for service, client in started:
         client.close()
-        service.stop()
+        service.cleanup()
 
 
 def _refund_fails(gateway: GatewaySimulator) -> tuple[Payment, float]:
@@ -125,7 +127,7 @@ def test_an_unhandled_error_is_counted_and_reported_without_secrets(
         audit = httpx.get(
             f"{gateway.client.base_url}/audit",
             params={"payment_id": payment.payment_id},
-            headers={"Authorization": f"Bearer {readiness_target.secrets.admin_token}"},
+            headers={"Authorization": f"Bearer {readiness_target.secrets.admin_token.reveal()}"},
         )
         assert audit.status_code == 500, audit.text
         deadline = time.monotonic() + 5

@@ -20,7 +20,7 @@ from cardpack_service.migrate import migrate
 from readiness_harness.gateways.clients import AdminClient
 from readiness_harness.gateways.events import GatewayName, Payment, new_event_id
 from readiness_harness.gateways.simulator import GatewaySimulator
-from readiness_harness.target.stack import Target
+from readiness_harness.target.target import Target
 
 OTHER: dict[GatewayName, GatewayName] = {"stripe": "standard", "paypal": "stripe", "standard": "paypal"}
 

@@ -35,6 +35,7 @@ from service_kit import (
     USER_ID,
     ServiceDb,
     assert_captured,
+    environment_on,
     metric_value,
     scratch_database,
     secret_values,
@@ -44,7 +45,7 @@ from cardpack_service.migrate import drop_service_role, migrate, service_url
 from readiness_harness.gateways.clients import WebhookClient
 from readiness_harness.gateways.events import Payment
 from readiness_harness.gateways.simulator import GatewaySimulator
-from readiness_harness.target.stack import Target, service_environment
+from readiness_harness.target.target import Target
 
 HEADER_TIMEOUT_S = 1.0
 BODY_TIMEOUT_S = 1.5
@@ -63,11 +64,7 @@ def service_db_url(readiness_target: Target) -> Iterator[str]:
 
 
 def _environment(readiness_target: Target, database_url: str, **extra: str) -> dict[str, str]:
-    assert readiness_target.redis_url
-    return {
-        **service_environment(database_url, readiness_target.redis_url, readiness_target.secrets),
-        **extra,
-    }
+    return environment_on(readiness_target, database_url, **extra)
 
 
 @pytest.fixture(scope="module")

@@ -18,12 +18,13 @@ import psycopg
 import pytest
 from psycopg import sql
 from psycopg.rows import dict_row
-from service_kit import PACK, USER_ID, ServiceDb, assert_captured, scratch_database, url_as
+from service_kit import PACK, USER_ID, ServiceDb, assert_captured, environment_on, scratch_database, url_as
 
 from cardpack_service.migrate import MigrationError, drop_service_role, migrate
 from readiness_harness.gateways.events import Payment
 from readiness_harness.gateways.simulator import GatewaySimulator
-from readiness_harness.target.stack import InProcessService, Target, service_environment
+from readiness_harness.target.stack import SubprocessService
+from readiness_harness.target.target import Target
 
 
 @pytest.fixture(scope="module")
@@ -269,23 +270,15 @@ def test_the_migrate_command_explains_what_is_missing() -> None:
     assert bad.returncode == 1 and "invalid service role name" in bad.stderr
 
 
-def _service_on(env: dict[str, str], readiness_target: Target) -> InProcessService:
-    assert readiness_target.redis_url
-    return InProcessService(
-        {
-            **service_environment(
-                env.pop("DATABASE_URL"), readiness_target.redis_url, readiness_target.secrets
-            ),
-            **env,
-        }
-    )
+def _service_on(env: dict[str, str], readiness_target: Target) -> SubprocessService:
+    return SubprocessService(environment_on(readiness_target, env.pop("DATABASE_URL"), **env))
 
 
 def test_migrate_on_start_runs_a_one_url_deployment(owner_url: str, readiness_target: Target) -> None:
     with scratch_database(owner_url) as url:
         service = _service_on({"DATABASE_URL": url, "MIGRATE_ON_START": "true"}, readiness_target)
         service.start(timeout=30)
-        service.stop()
+        service.cleanup()
         with psycopg.connect(url) as conn:
             assert conn.execute("SELECT cardpack_schema_version()").fetchone() == (2,)
 
@@ -298,7 +291,7 @@ def test_a_migration_url_makes_the_service_role_at_start(owner_url: str, readine
         )
         try:
             service.start(timeout=30)
-            service.stop()
+            service.cleanup()
             with psycopg.connect(url) as conn:
                 privileges = conn.execute(
                     "SELECT has_table_privilege(%s, 'audit_log', 'INSERT'),"

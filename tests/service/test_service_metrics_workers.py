@@ -11,28 +11,30 @@ import pytest
 from readiness_harness.gateways.clients import WebhookClient
 from readiness_harness.gateways.events import Payment
 from readiness_harness.gateways.simulator import GatewaySimulator
-from readiness_harness.target.stack import SubprocessService, Target, service_environment
+from readiness_harness.target.stack import EmbeddedDeployment, SubprocessService, service_environment
+from readiness_harness.target.target import Target
 
 CAPTURES = 40
 
 
 @pytest.fixture(scope="module")
 def two_workers(readiness_target: Target) -> Iterator[Target]:
-    assert readiness_target.database_url and readiness_target.redis_url
+    deployment = readiness_target.servers
+    assert isinstance(deployment, EmbeddedDeployment)
     service = SubprocessService(
         service_environment(
-            readiness_target.database_url, readiness_target.redis_url, readiness_target.secrets
+            deployment.database_url,
+            deployment.redis_url,
+            readiness_target.secrets,
+            deployment.paypal_api_base,
         ),
         workers=2,
     )
     service.start()
     try:
-        yield Target(
-            service.url, readiness_target.secrets, readiness_target.database_url, readiness_target.redis_url
-        )
+        yield Target(service.url, readiness_target.secrets, readiness_target.gateways, embedded=True)
     finally:
-        service.stop()
-        service.log_path.unlink(missing_ok=True)
+        service.cleanup()
 
 
 def _accepted(metrics: str) -> float:

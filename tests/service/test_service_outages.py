@@ -13,17 +13,23 @@ from service_kit import PACK, PACK_SIZE, USER_ID, ServiceDb, assert_captured
 from readiness_harness.gateways.clients import Reply, WebhookClient
 from readiness_harness.gateways.events import Payment
 from readiness_harness.gateways.simulator import GatewaySimulator
-from readiness_harness.settings.options import load_secrets
+from readiness_harness.settings.options import HarnessSettings
 from readiness_harness.target.embedded import EmbeddedPostgres, EmbeddedRedis
-from readiness_harness.target.stack import Target, embedded_stack
+from readiness_harness.target.resolve import embedded_target
+from readiness_harness.target.stack import EmbeddedDeployment, embedded_stack
+from readiness_harness.target.target import Target
 
 
 @pytest.fixture(scope="module")
-def outage_target(readiness_target: Target) -> Iterator[Target]:
-    """A separate embedded stack we may break. It depends on the session target so that
-    its PayPal sandbox mock is mounted (and unmounted) inside the session's."""
-    with embedded_stack(load_secrets()) as target:
-        yield target
+def outage_deployment(readiness_settings: HarnessSettings) -> Iterator[EmbeddedDeployment]:
+    """A separate embedded deployment we may break."""
+    with embedded_stack(readiness_settings.secrets) as deployment:
+        yield deployment
+
+
+@pytest.fixture(scope="module")
+def outage_target(readiness_settings: HarnessSettings, outage_deployment: EmbeddedDeployment) -> Target:
+    return embedded_target(readiness_settings, outage_deployment)
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +53,8 @@ def outage_db(outage_target: Target) -> ServiceDb:
 
 
 @pytest.fixture
-def redis_down(outage_target: Target) -> Iterator[EmbeddedRedis]:
-    redis = outage_target.redis
+def redis_down(outage_deployment: EmbeddedDeployment) -> Iterator[EmbeddedRedis]:
+    redis = outage_deployment.redis
     assert redis is not None
     redis.stop()
     try:
@@ -58,8 +64,8 @@ def redis_down(outage_target: Target) -> Iterator[EmbeddedRedis]:
 
 
 @pytest.fixture
-def postgres_down(outage_target: Target) -> Iterator[EmbeddedPostgres]:
-    postgres = outage_target.postgres
+def postgres_down(outage_deployment: EmbeddedDeployment) -> Iterator[EmbeddedPostgres]:
+    postgres = outage_deployment.postgres
     assert postgres is not None
     postgres.stop()
     try:
@@ -109,8 +115,10 @@ def test_a_capture_succeeds_with_redis_down(
     assert (duplicate.status_code, duplicate.body["status"]) == (200, "duplicate")
 
 
-def test_status_recovers_when_redis_returns(outage_target: Target, outage_client: WebhookClient) -> None:
-    redis = outage_target.redis
+def test_status_recovers_when_redis_returns(
+    outage_deployment: EmbeddedDeployment, outage_client: WebhookClient
+) -> None:
+    redis = outage_deployment.redis
     assert redis is not None
     redis.stop()
     assert outage_client.get("/status").status_code == 503

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 
 import pytest
@@ -12,49 +11,31 @@ from cardpack_service.config import Settings
 from readiness_harness.gateways.clients import WebhookClient
 from readiness_harness.gateways.events import GATEWAYS, GatewayName, Payment
 from readiness_harness.gateways.simulator import GatewaySimulator
-from readiness_harness.target.stack import InProcessService, Target, service_environment
-
-
-class Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
+from readiness_harness.target.stack import EmbeddedDeployment, SubprocessService, service_environment
+from readiness_harness.target.target import Target
 
 
 @pytest.fixture(scope="module")
-def startup_log() -> Iterator[Records]:
-    handler = Records()
-    logger = logging.getLogger("cardpack_service")
-    logger.addHandler(handler)
-    try:
-        yield handler
-    finally:
-        logger.removeHandler(handler)
-
-
-@pytest.fixture(scope="module")
-def unverified_service(readiness_target: Target, startup_log: Records) -> Iterator[InProcessService]:
+def unverified_service(readiness_target: Target) -> Iterator[SubprocessService]:
     """A second service on the session's PostgreSQL and Redis, with verification off."""
-    if readiness_target.database_url is None or readiness_target.redis_url is None:
+    deployment = readiness_target.servers
+    if not isinstance(deployment, EmbeddedDeployment):
         pytest.skip("starts a second service on the embedded default's servers")
     env = service_environment(
-        readiness_target.database_url, readiness_target.redis_url, readiness_target.secrets
+        deployment.database_url, deployment.redis_url, readiness_target.secrets, deployment.paypal_api_base
     )
     env["REQUIRE_WEBHOOK_SIGNATURE"] = "false"
-    service = InProcessService(env)
+    service = SubprocessService(env)
     service.start()
     try:
         yield service
     finally:
-        service.stop()
+        service.cleanup()
 
 
 @pytest.fixture(scope="module")
 def unverified_gateway(
-    readiness_target: Target, unverified_service: InProcessService
+    readiness_target: Target, unverified_service: SubprocessService
 ) -> Iterator[GatewaySimulator]:
     client = WebhookClient(unverified_service.url)
     try:
@@ -89,8 +70,6 @@ def test_the_same_unsigned_capture_is_refused_by_the_verifying_service(
     assert service_db.purchases(payment.payment_id) == []
 
 
-def test_turning_signatures_off_is_logged_as_a_warning(
-    unverified_service: InProcessService, startup_log: Records
-) -> None:
-    messages = [record.getMessage() for record in startup_log.records]
-    assert any("REQUIRE_WEBHOOK_SIGNATURE=false" in message for message in messages), messages
+def test_turning_signatures_off_is_logged_as_a_warning(unverified_service: SubprocessService) -> None:
+    log = unverified_service.log_path.read_text(errors="replace")
+    assert "REQUIRE_WEBHOOK_SIGNATURE=false" in log, log[-2000:]

@@ -16,12 +16,20 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import stripe
-from service_kit import PACK, USER_ID, ServiceDb, assert_captured, seconds_ago, seconds_ago_at_most
+from service_kit import (
+    PACK,
+    USER_ID,
+    ServiceDb,
+    assert_captured,
+    second_service,
+    seconds_ago,
+    seconds_ago_at_most,
+)
 
 from readiness_harness.gateways.clients import WebhookClient
 from readiness_harness.gateways.events import EventFactory, Payment
 from readiness_harness.gateways.simulator import GatewaySimulator
-from readiness_harness.target.stack import InProcessService, Target, service_environment
+from readiness_harness.target.target import Target
 
 
 def _stripe_header(secret: str, body: bytes, header_for: Callable[[int, str], str], signed_at: int) -> str:
@@ -47,9 +55,11 @@ def test_a_stripe_signature_for_a_future_time_is_rejected_however_the_header_is_
     payment = Payment.new(payment_gateway.require("stripe"), USER_ID, PACK)
     body = json.dumps(EventFactory().capture(payment)).encode()
     future = int(time.time()) + 3600
-    header = _stripe_header(readiness_target.secrets.stripe_webhook_secret, body, layout, future)
+    header = _stripe_header(readiness_target.secrets.stripe_webhook_secret.reveal(), body, layout, future)
     # the header really is valid for the library: the signature checks out over FUTURE
-    assert stripe.WebhookSignature.verify_header(body, header, readiness_target.secrets.stripe_webhook_secret)
+    assert stripe.WebhookSignature.verify_header(
+        body, header, readiness_target.secrets.stripe_webhook_secret.reveal()
+    )
     delivery = payment_gateway.capture(payment).with_body(body).with_headers(Stripe_Signature=header)
     reply = payment_gateway.send(delivery)
     assert reply.status_code == 401, reply
@@ -64,7 +74,7 @@ def test_a_stripe_header_with_the_present_time_read_by_the_library_is_accepted(
     payment = Payment.new(payment_gateway.require("stripe"), USER_ID, PACK)
     body = json.dumps(EventFactory().capture(payment)).encode()
     header = _stripe_header(
-        readiness_target.secrets.stripe_webhook_secret,
+        readiness_target.secrets.stripe_webhook_secret.reveal(),
         body,
         lambda now, sig: f"t ={now + 3600},t={now},v1={sig}",
         int(time.time()),
@@ -78,20 +88,13 @@ def windowed(
     readiness_target: Target, request: pytest.FixtureRequest
 ) -> Iterator[tuple[GatewaySimulator, int]]:
     """A second service on the session's servers with another SIGNATURE_TOLERANCE_S."""
-    assert readiness_target.database_url and readiness_target.redis_url
     tolerance = int(request.param)
-    env = service_environment(
-        readiness_target.database_url, readiness_target.redis_url, readiness_target.secrets
-    )
-    env["SIGNATURE_TOLERANCE_S"] = str(tolerance)
-    service = InProcessService(env)
-    service.start()
-    client = WebhookClient(service.url)
-    try:
-        yield GatewaySimulator(readiness_target, client), tolerance
-    finally:
-        client.close()
-        service.stop()
+    with second_service(readiness_target, SIGNATURE_TOLERANCE_S=str(tolerance)) as service:
+        client = WebhookClient(service.url)
+        try:
+            yield GatewaySimulator(readiness_target, client), tolerance
+        finally:
+            client.close()
 
 
 @pytest.mark.parametrize("gateway_name", ["standard", "stripe"])

@@ -29,7 +29,7 @@ from service_kit import (
 from readiness_harness.gateways.clients import AdminClient, Reply, WebhookClient
 from readiness_harness.gateways.events import Delivery, EventFactory, GatewayName, Payment
 from readiness_harness.gateways.simulator import GatewaySimulator
-from readiness_harness.target.stack import Target
+from readiness_harness.target.target import Target
 
 MAX_BODY = 256 * 1024
 

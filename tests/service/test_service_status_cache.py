@@ -7,30 +7,24 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from service_kit import PACK, PACK_SIZE, USER_ID, assert_captured
+from service_kit import PACK, PACK_SIZE, USER_ID, assert_captured, second_service
 
 from readiness_harness.gateways.clients import WebhookClient
 from readiness_harness.gateways.events import Payment
 from readiness_harness.gateways.simulator import GatewaySimulator
-from readiness_harness.target.stack import InProcessService, Target, service_environment
+from readiness_harness.target.target import Target
 
 TTL_S = 1.5
 
 
 @pytest.fixture(scope="module")
 def cached(readiness_target: Target) -> Iterator[GatewaySimulator]:
-    assert readiness_target.database_url and readiness_target.redis_url
-    env = service_environment(
-        readiness_target.database_url, readiness_target.redis_url, readiness_target.secrets
-    )
-    service = InProcessService({**env, "STATUS_COUNTS_TTL_S": str(TTL_S)})
-    service.start()
-    client = WebhookClient(service.url)
-    try:
-        yield GatewaySimulator(readiness_target, client)
-    finally:
-        client.close()
-        service.stop()
+    with second_service(readiness_target, STATUS_COUNTS_TTL_S=str(TTL_S)) as service:
+        client = WebhookClient(service.url)
+        try:
+            yield GatewaySimulator(readiness_target, client)
+        finally:
+            client.close()
 
 
 def test_counts_are_read_once_per_ttl_however_often_status_is_called(cached: GatewaySimulator) -> None:

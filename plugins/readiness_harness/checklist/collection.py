@@ -7,13 +7,11 @@ so pytest-bdd (and allure-pytest-bdd) see ordinary pytest-bdd tests.
 
 from __future__ import annotations
 
-import re
 import types
 from pathlib import Path
 
 import pytest
-
-TAG_PATTERN = re.compile(r"(?<!\S)@([A-Za-z_][\w-]*)")
+from pytest_bdd.feature import get_feature
 
 _BIND_SOURCE = "from pytest_bdd import scenarios\nscenarios(__feature_path__)\n"
 
@@ -22,21 +20,29 @@ def feature_files(features_dir: Path) -> list[Path]:
     return sorted(features_dir.rglob("*.feature")) if features_dir.is_dir() else []
 
 
-def feature_tags(paths: list[Path]) -> dict[str, str]:
-    """Every tag used in the files -> the first feature that uses it (for marker help)."""
-    tags: dict[str, str] = {}
+def marker_descriptions(paths: list[Path]) -> dict[str, str]:
+    """Every tag used in the files -> what `-m tag` selects: an area by its title, or the
+    line(s) by their wording (for `pytest --markers`)."""
+    lines_of: dict[str, list[str]] = {}
+    areas: dict[str, str] = {}
     for path in paths:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            stripped = line.strip()
-            if stripped.startswith("@"):
-                for tag in TAG_PATTERN.findall(stripped):
-                    tags.setdefault(tag, path.name)
-    return tags
+        feature = get_feature(str(path.parent), path.name)
+        for tag in sorted(feature.tags):
+            areas.setdefault(tag, f"{feature.name} ({path.name}, {len(feature.scenarios)} lines)")
+        for scenario in feature.scenarios.values():
+            for tag in sorted(scenario.tags):
+                lines_of.setdefault(tag, []).append(scenario.name)
+    described = {tag: f"checklist area: {title}" for tag, title in areas.items()}
+    for tag, names in lines_of.items():
+        shown = "; ".join(dict.fromkeys(names))
+        count = len(set(names))
+        described.setdefault(tag, f"checklist line{'s' if count > 1 else ''}: {shown[:300]}")
+    return described
 
 
 def register_markers(config: pytest.Config, features_dir: Path) -> None:
-    for tag, source in sorted(feature_tags(feature_files(features_dir)).items()):
-        config.addinivalue_line("markers", f"{tag}: checklist tag from {source}")
+    for tag, description in sorted(marker_descriptions(feature_files(features_dir)).items()):
+        config.addinivalue_line("markers", f"{tag}: {description}")
 
 
 class FeatureModule(pytest.Module):

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from readiness_harness.gateways.events import Delivery
+from readiness_harness.settings.secrets import Secret
 
 DEFAULT_TIMEOUT_S = 30.0
 
@@ -50,6 +51,12 @@ class WebhookClient:
 
     def close(self) -> None:
         self._client.close()
+
+    def __enter__(self) -> WebhookClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def send(self, delivery: Delivery) -> Reply:
         return _reply(
@@ -94,30 +101,43 @@ class WebhookClient:
 
 
 class AdminClient:
+    """The admin API (purchases, audit trail) with the bearer token."""
+
     def __init__(
         self,
         base_url: str,
-        token: str,
+        token: Secret,
         timeout: float = DEFAULT_TIMEOUT_S,
         verify: ssl.SSLContext | bool = True,
     ) -> None:
         self.verify = verify
+        self.token = token
         self._client = httpx.Client(
             verify=verify,
             base_url=base_url.rstrip("/"),
             timeout=timeout,
-            headers={"Authorization": f"Bearer {token}"},
+            headers={"Authorization": f"Bearer {token.reveal()}"},
         )
 
     def close(self) -> None:
         self._client.close()
 
-    def purchase(self, payment_id: str) -> Reply:
-        return _reply(self._client.get(f"/purchases/{payment_id}"))
+    def __enter__(self) -> AdminClient:
+        return self
 
-    def get_with_token(self, path: str, token: str | None) -> Reply:
-        """GET `path` with the given bearer token (or none), not the admin's."""
-        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def purchase(self, payment_id: str, gateway: str | None = None) -> Reply:
+        """The purchase of `payment_id` (of `gateway`, for a service that keys purchases by
+        gateway; others ignore the parameter)."""
+        params = {"gateway": gateway} if gateway else None
+        return _reply(self._client.get(f"/purchases/{payment_id}", params=params))
+
+    def get_with_token(self, path: str, token: Secret | str | None) -> Reply:
+        """GET `path` with the given bearer token (or none), not necessarily the admin's."""
+        value = token.reveal() if isinstance(token, Secret) else token
+        headers = {"Authorization": f"Bearer {value}"} if value is not None else {}
         with httpx.Client(
             base_url=self._client.base_url, timeout=self._client.timeout, verify=self.verify
         ) as bare:

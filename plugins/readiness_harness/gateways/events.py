@@ -21,7 +21,7 @@ from typing import Any, Literal
 from standardwebhooks.webhooks import Webhook
 
 from readiness_harness.gateways.paypal_sandbox import transmission_signature
-from readiness_harness.settings.options import Secrets
+from readiness_harness.settings.secrets import Secrets
 
 GatewayName = Literal["stripe", "paypal", "standard"]
 GATEWAYS: tuple[GatewayName, ...] = ("stripe", "paypal", "standard")
@@ -229,7 +229,7 @@ class Signer:
         gateway: GatewayName,
         payload: dict[str, Any],
         *,
-        timestamp: float | None = None,
+        timestamp: int | None = None,
         secret: str | None = None,
     ) -> Delivery:
         body = json.dumps(payload, separators=(",", ":")).encode()
@@ -243,25 +243,25 @@ class Signer:
         body: bytes,
         *,
         event_id: str = "",
-        timestamp: float | None = None,
+        timestamp: int | None = None,
         secret: str | None = None,
     ) -> Delivery:
         """Sign exact bytes (even ones that are not JSON), as the gateway would."""
-        signed_at = time.time() if timestamp is None else timestamp
+        signed_at = int(time.time()) if timestamp is None else int(timestamp)
         headers = {"Content-Type": "application/json"}
         if gateway == "standard":
-            webhook = Webhook(secret or self.secrets.payments_webhook_secret)
+            webhook = Webhook(secret or self.secrets.payments_webhook_secret.reveal())
             msg_id = event_id or new_event_id(gateway)
             headers |= {
                 "webhook-id": msg_id,
-                "webhook-timestamp": str(int(signed_at)),
+                "webhook-timestamp": str(signed_at),
                 "webhook-signature": webhook.sign(
-                    msg_id, datetime.fromtimestamp(int(signed_at), tz=UTC), body.decode()
+                    msg_id, datetime.fromtimestamp(signed_at, tz=UTC), body.decode()
                 ),
             }
         elif gateway == "stripe":
-            key = (secret or self.secrets.stripe_webhook_secret).encode()
-            stamp = int(signed_at)
+            key = (secret or self.secrets.stripe_webhook_secret.reveal()).encode()
+            stamp = signed_at
             digest = hmac.new(key, f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
             headers["Stripe-Signature"] = f"t={stamp},v1={digest}"
         else:
@@ -274,7 +274,7 @@ class Signer:
                 "PAYPAL-TRANSMISSION-ID": transmission_id,
                 "PAYPAL-TRANSMISSION-TIME": sent,
                 "PAYPAL-TRANSMISSION-SIG": transmission_signature(
-                    secret or self.secrets.paypal_client_secret,
+                    secret or self.secrets.paypal_client_secret.reveal(),
                     transmission_id,
                     sent,
                     webhook_id,

@@ -1,12 +1,21 @@
-"""A stand-in for PayPal's REST API (OAuth token + verify-webhook-signature), mounted
-with `responses` inside the process that runs the service. It really verifies: a
-transmission signature that does not match the body, time, id and webhook id gets
-`FAILURE`, exactly as PayPal would answer a forged event.
+"""A stand-in for PayPal's REST API, as a real HTTP server any deployment can use.
 
-PayPal's real scheme is SHA256withRSA over `<transmission_id>|<time>|<webhook_id>|
-<crc32(body)>`; here the same string is HMAC-SHA256'd with a key the harness holds,
-because only PayPal has PayPal's private key. This is the one mock in the harness, and
-it mocks only what lives across the network.
+It answers the two calls a webhook receiver makes: `POST /v1/oauth2/token` (client
+credentials) and `POST /v1/notifications/verify-webhook-signature`. It really verifies:
+a transmission signature that does not match the body, time, transmission id and
+webhook id gets `FAILURE`, exactly as PayPal answers a forged event.
+
+PayPal's own scheme is SHA256withRSA with PayPal's private key over
+`<transmission_id>|<time>|<webhook_id>|<crc32(body)>`; only PayPal holds that key, so the
+stand-in verifies an HMAC-SHA256 of the same string keyed with the client secret the
+harness signs with. Point a deployment's `PAYPAL_API_BASE` at `api_base` (and give it the
+printed client id, client secret and webhook id) and the harness can send it PayPal
+events it will accept. This is the one stand-in in the harness, for the one thing that
+lives across the network.
+
+    with PayPalSandbox(credentials) as sandbox:
+        sandbox.api_base     # http://127.0.0.1:PORT
+        sandbox.verifications  # verify calls answered so far
 """
 
 from __future__ import annotations
@@ -16,17 +25,22 @@ import binascii
 import hashlib
 import hmac
 import json
-import re
+import logging
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
 from typing import Any
 
-import requests
-import responses
+from readiness_harness.settings.secrets import Secret
 
-SANDBOX_API_BASE = "https://api-m.sandbox.paypal.com"
+logger = logging.getLogger(__name__)
+
+TOKEN_PATH = "/v1/oauth2/token"  # noqa: S105 - a URL path, not a password
+VERIFY_PATH = "/v1/notifications/verify-webhook-signature"
+MAX_REQUEST_BYTES = 1024 * 1024
+TOKEN_LIFETIME_S = 32400
 
 
 def _canonical(body: bytes | str) -> bytes:
@@ -34,68 +48,173 @@ def _canonical(body: bytes | str) -> bytes:
     a body that is not JSON is checksummed as it is."""
     try:
         return json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
-    except ValueError:
+    except (ValueError, RecursionError):
         return body.encode() if isinstance(body, str) else body
 
 
 def transmission_signature(key: str, transmission_id: str, sent_at: str, webhook_id: str, body: bytes) -> str:
+    """The stand-in's transmission signature over PayPal's signed string."""
     crc = binascii.crc32(_canonical(body))
     message = f"{transmission_id}|{sent_at}|{webhook_id}|{crc}".encode()
     return base64.b64encode(hmac.new(key.encode(), message, hashlib.sha256).digest()).decode()
 
 
-@dataclass
-class PayPalSandbox:
+@dataclass(frozen=True)
+class SandboxCredentials:
+    """What a deployment is configured with to use the stand-in (and the harness signs with)."""
+
     client_id: str
-    client_secret: str
+    client_secret: Secret
     webhook_id: str
-    api_base: str = SANDBOX_API_BASE
-    tokens: set[str] = field(default_factory=set)
-    verifications: int = 0
 
-    def _token(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
-        expected = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
-        if request.headers.get("Authorization") != f"Basic {expected}":
-            return 401, {}, json.dumps({"error": "invalid_client"})
+
+class _State:
+    def __init__(self, credentials: SandboxCredentials) -> None:
+        self.credentials = credentials
+        self.lock = threading.Lock()
+        self.tokens: set[str] = set()
+        self.verifications = 0
+        self.failures = 0
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "readiness-paypal-sandbox"
+    state: _State  # set on the subclass made per server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("paypal sandbox: " + format, *args)
+
+    def _reply(self, status: int, body: dict[str, Any]) -> None:
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _body(self) -> bytes | None:
+        length = self.headers.get("Content-Length", "")
+        if not length.isdigit() or int(length) > MAX_REQUEST_BYTES:
+            self._reply(413 if length.isdigit() else 411, {"error": "invalid_request"})
+            return None
+        return self.rfile.read(int(length))
+
+    def do_POST(self) -> None:
+        path = self.path.split("?", 1)[0]
+        body = self._body()
+        if body is None:
+            return
+        if path == TOKEN_PATH:
+            self._token()
+        elif path == VERIFY_PATH:
+            self._verify(body)
+        else:
+            self._reply(404, {"name": "RESOURCE_NOT_FOUND"})
+
+    def _token(self) -> None:
+        credentials = self.state.credentials
+        expected = base64.b64encode(
+            f"{credentials.client_id}:{credentials.client_secret.reveal()}".encode()
+        ).decode()
+        presented = self.headers.get("Authorization", "")
+        if not hmac.compare_digest(presented.encode(), f"Basic {expected}".encode()):
+            self._reply(401, {"error": "invalid_client", "error_description": "Client Authentication failed"})
+            return
         token = "A21AA" + secrets.token_urlsafe(24)
-        self.tokens.add(token)
-        body = {"access_token": token, "token_type": "Bearer", "expires_in": 32400}
-        return 200, {}, json.dumps(body)
+        with self.state.lock:
+            self.state.tokens.add(token)
+        self._reply(200, {"access_token": token, "token_type": "Bearer", "expires_in": TOKEN_LIFETIME_S})
 
-    def _verify(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
-        auth = str(request.headers.get("Authorization", ""))
-        if not auth.startswith("Bearer ") or auth.removeprefix("Bearer ") not in self.tokens:
-            return 401, {}, json.dumps({"error": "invalid_token"})
-        self.verifications += 1
-        raw = request.body.decode() if isinstance(request.body, bytes) else str(request.body)
-        envelope: dict[str, Any] = json.loads(raw)
+    def _verify(self, raw: bytes) -> None:
+        auth = self.headers.get("Authorization", "")
+        with self.state.lock:
+            known = auth.startswith("Bearer ") and auth.removeprefix("Bearer ") in self.state.tokens
+        if not known:
+            self._reply(401, {"error": "invalid_token"})
+            return
+        try:
+            envelope = json.loads(raw)
+        except (ValueError, RecursionError):
+            self._reply(400, {"name": "INVALID_REQUEST", "message": "request body is not JSON"})
+            return
+        if not isinstance(envelope, dict):
+            self._reply(400, {"name": "INVALID_REQUEST", "message": "request body is not an object"})
+            return
+        credentials = self.state.credentials
         expected = transmission_signature(
-            self.client_secret,
+            credentials.client_secret.reveal(),
             str(envelope.get("transmission_id")),
             str(envelope.get("transmission_time")),
             str(envelope.get("webhook_id")),
             json.dumps(envelope.get("webhook_event")).encode(),
         )
-        ok = envelope.get("webhook_id") == self.webhook_id and hmac.compare_digest(
-            expected, str(envelope.get("transmission_sig"))
+        ok = envelope.get("webhook_id") == credentials.webhook_id and hmac.compare_digest(
+            expected.encode(), str(envelope.get("transmission_sig")).encode()
         )
-        return 200, {}, json.dumps({"verification_status": "SUCCESS" if ok else "FAILURE"})
+        with self.state.lock:
+            self.state.verifications += 1
+            self.state.failures += 0 if ok else 1
+        self._reply(200, {"verification_status": "SUCCESS" if ok else "FAILURE"})
 
-    @contextmanager
-    def mounted(self) -> Iterator[responses.RequestsMock]:
-        """Intercept calls to `api_base`; every other request passes through untouched."""
-        with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-            mock.add_passthru(re.compile(r"^(?!" + re.escape(self.api_base) + ").*"))
-            mock.add_callback(
-                responses.POST,
-                f"{self.api_base}/v1/oauth2/token",
-                callback=self._token,
-                content_type="application/json",
-            )
-            mock.add_callback(
-                responses.POST,
-                f"{self.api_base}/v1/notifications/verify-webhook-signature",
-                callback=self._verify,
-                content_type="application/json",
-            )
-            yield mock
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256
+    """A burst of concurrent deliveries verifies concurrently: the default backlog of 5
+    would refuse connections under a 25-delivery storm (the service then answers 503)."""
+
+
+class PayPalSandbox:
+    """The stand-in serving on `host:port` (port 0: a free one) in a background thread."""
+
+    def __init__(self, credentials: SandboxCredentials, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.credentials = credentials
+        self._state = _State(credentials)
+        handler = type("SandboxHandler", (_Handler,), {"state": self._state})
+        self._server = _Server((host, port), handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="paypal-sandbox", daemon=True)
+
+    @property
+    def host(self) -> str:
+        return str(self._server.server_address[0])
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def api_base(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def verifications(self) -> int:
+        with self._state.lock:
+            return self._state.verifications
+
+    def start(self) -> PayPalSandbox:
+        self._thread.start()
+        logger.info("PayPal sandbox at %s", self.api_base)
+        return self
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._server.shutdown()
+            self._thread.join(timeout=10)
+        self._server.server_close()
+
+    def __enter__(self) -> PayPalSandbox:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def service_environment(self) -> dict[str, str]:
+        """What a deployment's environment needs to verify its PayPal deliveries here."""
+        return {
+            "PAYPAL_API_BASE": self.api_base,
+            "PAYPAL_CLIENT_ID": self.credentials.client_id,
+            "PAYPAL_CLIENT_SECRET": self.credentials.client_secret.reveal(),
+            "PAYPAL_WEBHOOK_ID": self.credentials.webhook_id,
+        }

@@ -7,11 +7,13 @@ security feature names the defect and the status the service must answer.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 
+from readiness_harness.gateways import clock
 from readiness_harness.gateways.events import Delivery, EventFactory, Payment, Signer
-from readiness_harness.settings.options import new_standard_secret
+from readiness_harness.settings.secrets import new_standard_secret
 
 MAX_BODY_BYTES = 256 * 1024
 SIGNATURE_HEADERS = ("webhook-signature", "Stripe-Signature", "PAYPAL-TRANSMISSION-SIG")
@@ -19,7 +21,7 @@ SIGNATURE_HEADERS = ("webhook-signature", "Stripe-Signature", "PAYPAL-TRANSMISSI
 Defect = Callable[[Signer, Payment], Delivery]
 
 
-def _capture(signer: Signer, payment: Payment, **kwargs: float | str) -> Delivery:
+def _capture(signer: Signer, payment: Payment, **kwargs: int | str) -> Delivery:
     return signer.sign(payment.gateway, EventFactory().capture(payment), **kwargs)  # type: ignore[arg-type]
 
 
@@ -41,11 +43,14 @@ def _wrong_secret(signer: Signer, payment: Payment) -> Delivery:
     return _capture(signer, payment, secret=wrong)
 
 
-def _signed_at(offset_s: float) -> Defect:
+def _signed_at(make_timestamp: Callable[[], int]) -> Defect:
     def defect(signer: Signer, payment: Payment) -> Delivery:
-        return _capture(signer, payment, timestamp=time.time() + offset_s)
+        return _capture(signer, payment, timestamp=make_timestamp())
 
     return defect
+
+
+_TIMESTAMP_DEFECT = re.compile(r"a timestamp (\d+) seconds (old|in the future)")
 
 
 def _altered_byte(signer: Signer, payment: Payment) -> Delivery:
@@ -76,8 +81,6 @@ DEFECTS: dict[str, Defect] = {
     "no signature": _without_signature,
     "a garbage signature": _garbage_signature,
     "a signature made with the wrong secret": _wrong_secret,
-    "a timestamp 301 seconds old": _signed_at(-301),
-    "a timestamp 301 seconds in the future": _signed_at(301),
     "one byte of the body altered after signing": _altered_byte,
     "malformed JSON under a valid signature": _malformed_json,
     "a body over 256 KiB": _oversized,
@@ -86,10 +89,20 @@ DEFECTS: dict[str, Defect] = {
 
 
 def defective_capture(signer: Signer, payment: Payment, defect: str) -> Delivery:
+    """The capture of `payment` carrying `defect`, named as the security feature names it
+    ("a timestamp 330 seconds old" takes any whole number of seconds)."""
+    timed = _TIMESTAMP_DEFECT.fullmatch(defect)
+    if timed is not None:
+        seconds, direction = int(timed.group(1)), timed.group(2)
+        if direction == "old":
+            return _signed_at(lambda: clock.at_least_seconds_old(seconds))(signer, payment)
+        return _signed_at(lambda: clock.at_least_seconds_ahead(seconds))(signer, payment)
     try:
         make = DEFECTS[defect]
     except KeyError:
-        known = ", ".join(sorted(DEFECTS))
+        known = ", ".join(
+            [*sorted(DEFECTS), "a timestamp N seconds old", "a timestamp N seconds in the future"]
+        )
         raise ValueError(f"unknown defect {defect!r}; the harness knows: {known}") from None
     return make(signer, payment)
 

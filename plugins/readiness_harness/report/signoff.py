@@ -8,7 +8,7 @@ when, link); their scenarios pass only when attested and recent enough.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,13 +43,31 @@ def _date(value: object, where: str) -> date:
 
 @dataclass(frozen=True)
 class Waiver:
+    """Accepts one line, or one example of it (`example`: its label such as
+    `gateway=paypal`, a single value such as `paypal`, or a mapping of its columns)."""
+
     line: str
     reason: str
     owner: str
     expires: date
+    example: str | dict[str, str] | None = None
 
     def expired(self, today: date) -> bool:
         return self.expires < today
+
+    def days_left(self, today: date) -> int:
+        return (self.expires - today).days
+
+    @property
+    def names(self) -> str:
+        if self.example is None:
+            return repr(self.line)
+        example = (
+            self.example
+            if isinstance(self.example, str)
+            else ", ".join(f"{key}={value}" for key, value in self.example.items())
+        )
+        return f"{self.line!r} example [{example}]"
 
 
 def load_waivers(path: Path) -> list[Waiver]:
@@ -64,9 +82,16 @@ def load_waivers(path: Path) -> list[Waiver]:
         missing = [name for name in ("line", "reason", "owner", "expires") if not entry.get(name)]
         if missing:
             raise SignoffFileError(f"{where}: missing {', '.join(missing)}")
+        example = entry.get("example")
+        if example is not None and not isinstance(example, str | dict):
+            raise SignoffFileError(f"{where}: 'example' must be a label (gateway=paypal) or a mapping")
         waivers.append(
             Waiver(
-                str(entry["line"]), str(entry["reason"]), str(entry["owner"]), _date(entry["expires"], where)
+                str(entry["line"]),
+                str(entry["reason"]),
+                str(entry["owner"]),
+                _date(entry["expires"], where),
+                {str(k): str(v) for k, v in example.items()} if isinstance(example, dict) else example,
             )
         )
     return waivers
@@ -81,6 +106,9 @@ class Attestation:
 
     def age_days(self, today: date) -> int:
         return (today - self.when).days
+
+    def expires(self, max_age_days: int) -> date:
+        return self.when + timedelta(days=max_age_days)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
-"""The system under test: a deployed service, or the embedded default.
+"""The embedded default: the reference deployment on servers the harness starts.
 
-The embedded default is real PostgreSQL and Redis (started here unless DATABASE_URL /
-REDIS_URL name servers to use, whose data is never dropped) plus the reference service
-served by uvicorn on a free loopback port, with PayPal's API answered by the sandbox.
+Real PostgreSQL and Redis (started here unless DATABASE_URL / REDIS_URL name servers to
+use, whose data is never dropped), the PayPal API stand-in as a real HTTP server, and the
+reference service as its own uvicorn process on a free loopback port (HTTPS with a
+certificate made for the run, when asked). Nothing is patched into the service's
+process: it reaches PayPal's stand-in over HTTP exactly as a deployment would.
 """
 
 from __future__ import annotations
@@ -16,101 +18,160 @@ import ssl
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from secrets import token_hex, token_urlsafe
 
 import httpx
-import uvicorn
 
-from readiness_harness.gateways.paypal_sandbox import SANDBOX_API_BASE, PayPalSandbox
-from readiness_harness.settings.options import Secrets
+from readiness_harness.gateways.paypal_sandbox import PayPalSandbox, SandboxCredentials
+from readiness_harness.settings.secrets import Secrets
 from readiness_harness.target.embedded import EmbeddedPostgres, EmbeddedRedis, EmbeddedServerError, free_port
 from readiness_harness.target.tls import LocalCertificate, make_local_certificate
 
 logger = logging.getLogger(__name__)
 
-
-@dataclass
-class Target:
-    """Where the checklist runs, and what the harness controls there."""
-
-    url: str
-    secrets: Secrets
-    database_url: str | None = None
-    redis_url: str | None = None
-    postgres: EmbeddedPostgres | None = None
-    redis: EmbeddedRedis | None = None
-    paypal: PayPalSandbox | None = None
-    ca_file: Path | None = None
-    """CA bundle that verifies the target's certificate (None: the system trust store)."""
-
-    @property
-    def verify(self) -> ssl.SSLContext | bool:
-        """What HTTP clients pass as `verify=` for this target."""
-        if self.ca_file is None:
-            return True
-        return ssl.create_default_context(cafile=str(self.ca_file))
-
-    @property
-    def embedded(self) -> bool:
-        return self.postgres is not None or self.paypal is not None
+SERVICE_START_TIMEOUT_S = 60.0
 
 
-class InProcessService:
-    """uvicorn serving the reference app in a background thread of this process."""
+def private_folder(prefix: str) -> Path:
+    """A new temporary folder only this user can enter (mkdtemp makes it 0700)."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    folder.chmod(0o700)
+    return folder
+
+
+class SubprocessService:
+    """The reference service as its own process (uvicorn, N workers): it can be killed."""
 
     def __init__(
         self,
-        settings_env: dict[str, str],
+        settings_env: Mapping[str, str],
         port: int | None = None,
+        workers: int = 1,
+        log_path: Path | None = None,
         certificate: LocalCertificate | None = None,
+        host: str = "127.0.0.1",
     ) -> None:
-        from cardpack_service.config import Settings
-        from cardpack_service.main import create_app
-
-        settings = Settings.model_validate({key.lower(): value for key, value in settings_env.items()})
+        self.env = {**os.environ, **settings_env}
+        self.host = host
         self.port = port or free_port()
-        config = uvicorn.Config(
-            create_app(settings),
-            host="127.0.0.1",
-            port=self.port,
-            log_level="warning",
-            access_log=False,
-            lifespan="on",
-            timeout_graceful_shutdown=5,
-            ssl_certfile=str(certificate.cert_file) if certificate else None,
-            ssl_keyfile=str(certificate.key_file) if certificate else None,
-        )
+        self.workers = workers
         self.certificate = certificate
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="reference-service", daemon=True)
+        self._own_folder = private_folder("readiness-service-")
+        self.log_path = log_path or self._own_folder / "service.log"
+        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         scheme = "https" if self.certificate else "http"
-        return f"{scheme}://127.0.0.1:{self.port}"
+        return f"{scheme}://{self.host}:{self.port}"
 
-    def start(self, timeout: float = 30) -> None:
-        self.thread.start()
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        if self.certificate is None:
+            return True
+        return ssl.create_default_context(cafile=str(self.certificate.ca_file))
+
+    def command(self) -> list[str]:
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "cardpack_service.main:create_app",
+            "--factory",
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--workers",
+            str(self.workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+            "--timeout-graceful-shutdown",
+            "5",
+        ]
+        if self.certificate is not None:
+            command += [
+                "--ssl-certfile",
+                str(self.certificate.cert_file),
+                "--ssl-keyfile",
+                str(self.certificate.key_file),
+            ]
+        return command
+
+    def start(self, timeout: float = SERVICE_START_TIMEOUT_S) -> None:
+        env = dict(self.env)
+        if self.workers > 1:
+            metrics_dir = self._own_folder / "metrics"
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+            metrics_dir.mkdir(mode=0o700)
+            env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.command(), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         deadline = time.monotonic() + timeout
-        while not self.server.started:
-            if not self.thread.is_alive():
-                raise EmbeddedServerError("the reference service failed to start (see its log)")
-            if time.monotonic() > deadline:
-                raise EmbeddedServerError(f"the reference service did not start in {timeout:.0f}s")
-            time.sleep(0.05)
-        verify: ssl.SSLContext | bool = True
-        if self.certificate:
-            verify = ssl.create_default_context(cafile=str(self.certificate.ca_file))
-        httpx.get(f"{self.url}/health", timeout=5, verify=verify).raise_for_status()
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise EmbeddedServerError(
+                    f"the reference service exited with {self.process.returncode}: "
+                    f"{self.log_path.read_text(errors='replace')[-2000:]}"
+                )
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/health", timeout=1, verify=self.verify).status_code == 200:
+                    return
+            time.sleep(0.1)
+        self.kill()
+        raise EmbeddedServerError(f"the reference service did not answer /health within {timeout:.0f}s")
+
+    def is_running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: no graceful shutdown, requests cut mid-flight."""
+        if self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=30)
 
     def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=15)
+        if self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def cleanup(self) -> None:
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self._own_folder, ignore_errors=True)
+
+
+def service_environment(
+    database_url: str,
+    redis_url: str,
+    secrets: Secrets,
+    paypal_api_base: str,
+    backup_path: str | None = None,
+) -> dict[str, str]:
+    """The reference service's settings for a deployment on these servers."""
+    env = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "PAYPAL_API_BASE": paypal_api_base,
+        "REQUIRE_WEBHOOK_SIGNATURE": "true",
+        **secrets.service_environment(),
+    }
+    if backup_path:
+        env["BACKUP_PATH"] = backup_path
+    return env
 
 
 def prepare_service_database(owner_url: str, stack: contextlib.ExitStack, *, servers_given: bool) -> str:
@@ -143,21 +204,44 @@ def prepare_service_database(owner_url: str, stack: contextlib.ExitStack, *, ser
     return service_url(owner_url, role, password)
 
 
-def service_environment(
-    target_db: str, target_redis: str, secrets: Secrets, backup_path: str | None = None
-) -> dict[str, str]:
-    """The service's environment; `target_db` is the URL it connects with (the role from
-    `prepare_service_database`, or an owner URL for a service that owns its schema)."""
-    env = {
-        "DATABASE_URL": target_db,
-        "REDIS_URL": target_redis,
-        "PAYPAL_API_BASE": SANDBOX_API_BASE,
-        "REQUIRE_WEBHOOK_SIGNATURE": "true",
-        **secrets.service_environment(),
-    }
-    if backup_path:
-        env["BACKUP_PATH"] = backup_path
-    return env
+def sandbox_credentials(secrets: Secrets) -> SandboxCredentials:
+    return SandboxCredentials(
+        secrets.paypal_client_id, secrets.paypal_client_secret, secrets.paypal_webhook_id
+    )
+
+
+@dataclass
+class EmbeddedDeployment:
+    """The reference deployment the harness started, and its parts."""
+
+    service: SubprocessService
+    database_url: str
+    redis_url: str
+    secrets: Secrets
+    postgres: EmbeddedPostgres | None
+    redis: EmbeddedRedis | None
+    sandbox: PayPalSandbox | None
+    paypal_api_base: str
+    certificate: LocalCertificate | None
+
+    @property
+    def url(self) -> str:
+        return self.service.url
+
+    @property
+    def ca_file(self) -> Path | None:
+        return self.certificate.ca_file if self.certificate else None
+
+    def stopped_parts(self) -> list[str]:
+        """What of the deployment is not running right now (after an outage, say)."""
+        parts = []
+        if self.postgres is not None and not self.postgres.is_running():
+            parts.append("database")
+        if self.redis is not None and not self.redis.is_running():
+            parts.append("cache")
+        if not self.service.is_running():
+            parts.append("service")
+        return parts
 
 
 @contextlib.contextmanager
@@ -167,13 +251,18 @@ def embedded_stack(
     redis_url: str | None = None,
     port: int | None = None,
     tls: bool = False,
-) -> Iterator[Target]:
-    """Servers (unless given), the service and the PayPal sandbox; all stopped on exit.
+    paypal_api_base: str | None = None,
+    host: str = "127.0.0.1",
+    workers: int = 1,
+) -> Iterator[EmbeddedDeployment]:
+    """Servers (unless given), the PayPal stand-in (unless `paypal_api_base` names a PayPal
+    API to use) and the service; everything stopped and removed on exit, also on Ctrl-C.
     With `tls`, the service serves HTTPS with a certificate made for this run."""
     with contextlib.ExitStack() as stack:
         certificate = None
         if tls:
-            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="readiness-tls-")))
+            folder = private_folder("readiness-tls-")
+            stack.callback(shutil.rmtree, folder, ignore_errors=True)
             certificate = make_local_certificate(folder, days=30)
         postgres: EmbeddedPostgres | None = None
         redis_server: EmbeddedRedis | None = None
@@ -187,136 +276,29 @@ def embedded_stack(
             stack.callback(redis_server.cleanup)
             redis_server.start()
             redis_url = redis_server.url
+        sandbox = None
+        if paypal_api_base is None:
+            sandbox = stack.enter_context(PayPalSandbox(sandbox_credentials(secrets)))
+            paypal_api_base = sandbox.api_base
         service_db = prepare_service_database(database_url, stack, servers_given=postgres is None)
-        paypal = PayPalSandbox(
-            secrets.paypal_client_id, secrets.paypal_client_secret, secrets.paypal_webhook_id
+        service = SubprocessService(
+            service_environment(service_db, redis_url, secrets, paypal_api_base),
+            port,
+            workers=workers,
+            certificate=certificate,
+            host=host,
         )
-        stack.enter_context(paypal.mounted())
-        service = InProcessService(service_environment(service_db, redis_url, secrets), port, certificate)
-        stack.callback(service.stop)
+        stack.callback(service.cleanup)
         service.start()
         logger.info("reference service at %s", service.url)
-        yield Target(
-            service.url,
-            secrets,
+        yield EmbeddedDeployment(
+            service,
             database_url,
             redis_url,
+            secrets,
             postgres,
             redis_server,
-            paypal,
-            certificate.ca_file if certificate else None,
+            sandbox,
+            paypal_api_base,
+            certificate,
         )
-
-
-class SubprocessService:
-    """The reference service as its own process (uvicorn, N workers): it can be killed."""
-
-    def __init__(
-        self,
-        settings_env: dict[str, str],
-        port: int | None = None,
-        workers: int = 1,
-        log_path: Path | None = None,
-    ) -> None:
-        self.env = {**os.environ, **settings_env}
-        self.port = port or free_port()
-        self.workers = workers
-        self.log_path = log_path or Path(tempfile.mkstemp(prefix="readiness-service-", suffix=".log")[1])
-        self.process: subprocess.Popen[bytes] | None = None
-        self._metrics_dir: str | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 60) -> None:
-        env = dict(self.env)
-        if self.workers > 1:
-            self._metrics_dir = tempfile.mkdtemp(prefix="readiness-metrics-")
-            env["PROMETHEUS_MULTIPROC_DIR"] = self._metrics_dir
-        command = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "cardpack_service.main:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--workers",
-            str(self.workers),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-            "--timeout-graceful-shutdown",
-            "5",
-        ]
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise EmbeddedServerError(
-                    f"the service exited with {self.process.returncode}: "
-                    f"{self.log_path.read_text(errors='replace')[-2000:]}"
-                )
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return
-            time.sleep(0.1)
-        raise EmbeddedServerError(f"the service did not answer /health within {timeout:.0f}s")
-
-    def kill(self) -> None:
-        """SIGKILL the whole process group: no graceful shutdown, requests cut mid-flight."""
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        if self._metrics_dir:
-            shutil.rmtree(self._metrics_dir, ignore_errors=True)
-            self._metrics_dir = None
-
-
-@dataclass
-class ControlledStack:
-    """Servers and service the harness started itself, so it may stop and kill them."""
-
-    postgres: EmbeddedPostgres
-    redis: EmbeddedRedis
-    service: SubprocessService
-    secrets: Secrets
-
-    @property
-    def target(self) -> Target:
-        return Target(
-            self.service.url, self.secrets, self.postgres.url, self.redis.url, self.postgres, self.redis
-        )
-
-
-@contextlib.contextmanager
-def controlled_stack(secrets: Secrets, workers: int = 1) -> Iterator[ControlledStack]:
-    with contextlib.ExitStack() as stack:
-        postgres = EmbeddedPostgres()
-        stack.callback(postgres.cleanup)
-        postgres.start()
-        redis_server = EmbeddedRedis()
-        stack.callback(redis_server.cleanup)
-        redis_server.start()
-        service_db = prepare_service_database(postgres.url, stack, servers_given=False)
-        service = SubprocessService(
-            service_environment(service_db, redis_server.url, secrets), workers=workers
-        )
-        stack.callback(service.log_path.unlink, missing_ok=True)
-        stack.callback(service.stop)
-        service.start()
-        yield ControlledStack(postgres, redis_server, service, secrets)

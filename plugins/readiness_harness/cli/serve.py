@@ -1,0 +1,84 @@
+"""`readiness serve`: the reference deployment on this machine until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import time
+from pathlib import Path
+
+from readiness_harness.cli import interrupts
+from readiness_harness.settings.secrets import load_secrets, redact_url, write_env_file
+from readiness_harness.target.stack import embedded_stack, private_folder
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "serve",
+        help="run the reference service on the embedded default until Ctrl-C",
+        description="Start PostgreSQL and Redis (unless DATABASE_URL/REDIS_URL are set), the PayPal "
+        "API stand-in (unless PAYPAL_API_BASE is set) and the reference service, print where they "
+        "are, write every secret that was not in the environment to a 0600 env file (its path is "
+        "printed, never the secrets), and stop everything on SIGINT or SIGTERM (exit 130/143). "
+        "Reads PAYMENTS_WEBHOOK_SECRET, STRIPE_WEBHOOK_SECRET, ADMIN_TOKEN, PAYPAL_CLIENT_ID, "
+        "PAYPAL_CLIENT_SECRET, PAYPAL_WEBHOOK_ID, PAYPAL_API_BASE, DATABASE_URL and REDIS_URL.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=None, help="port for the service (default: a free one)")
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS with a CA and certificate made for this run (CA path printed)",
+    )
+    parser.add_argument(
+        "--env-file",
+        default=None,
+        help="where to write the generated secrets (default: a private temporary folder, removed on stop)",
+    )
+    parser.set_defaults(handler=serve)
+
+
+def serve(args: argparse.Namespace) -> int:
+    interrupts.install()
+    secrets = load_secrets()
+    folder = None if args.env_file else private_folder("readiness-serve-")
+    env_file = Path(args.env_file) if args.env_file else folder / "secrets.env"  # type: ignore[operator]
+    try:
+        with embedded_stack(
+            secrets,
+            os.environ.get("DATABASE_URL") or None,
+            os.environ.get("REDIS_URL") or None,
+            port=args.port,
+            tls=args.tls,
+            paypal_api_base=os.environ.get("PAYPAL_API_BASE") or None,
+            host=args.host,
+        ) as deployment:
+            generated = {
+                name: value
+                for name, value in secrets.service_environment().items()
+                if name in secrets.generated
+            }
+            write_env_file(env_file, generated)
+            print(f"SERVICE_URL={deployment.url}")
+            print(f"DATABASE_URL={redact_url(deployment.database_url)}")
+            print(f"REDIS_URL={redact_url(deployment.redis_url)}")
+            print(f"PAYPAL_API_BASE={deployment.paypal_api_base}")
+            print(f"PAYPAL_CLIENT_ID={secrets.paypal_client_id}")
+            print(f"PAYPAL_WEBHOOK_ID={secrets.paypal_webhook_id}")
+            if deployment.ca_file is not None:
+                print(f"CA_BUNDLE={deployment.ca_file}")
+            print(f"SECRETS_FILE={env_file}  (0600: {', '.join(generated) or 'nothing generated'})")
+            print("ready; Ctrl-C or SIGTERM stops the service and the embedded servers", flush=True)
+            while True:
+                time.sleep(3600)
+    except KeyboardInterrupt as error:
+        return interrupts.report(
+            "stopped the reference service, its PayPal sandbox and the servers serve started; "
+            "removed their data and the secrets file",
+            error,
+        )
+    finally:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+    return 0
