@@ -61,8 +61,8 @@ class JsonFormatter(logging.Formatter):
         }
         fields = getattr(record, FIELDS_ATTRIBUTE, None)
         if isinstance(fields, dict):
-            for key, value in fields.items():
-                line[key] = redact(value) if isinstance(value, str) else value
+            for key, value in fields.items():  # ids, names, numbers: the known values suffice
+                line[key] = redact.values(value) if isinstance(value, str) else value
         if record.exc_info and record.exc_info[0] is not None:
             line["exception"] = record.exc_info[0].__name__
             line["traceback"] = redact("".join(traceback.format_exception(*record.exc_info)))
