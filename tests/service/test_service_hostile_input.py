@@ -140,6 +140,31 @@ def test_a_signed_body_nested_32_deep_is_parsed(payment_gateway: GatewaySimulato
     assert (reply.status_code, reply.body.get("status")) == (200, "captured"), reply
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 40 + b'"' + b'\\"' * 30_000,
+        b"[" * 40 + b'"' + b'\\"' * 30_000 + b"\\",
+        b"[" * 40 + b'"a' * 30_000,
+        b"[" * 40 + b'"' + b"\\" * 60_000,
+    ],
+    ids=["escaped-quotes", "escaped-quotes-and-lone-backslash", "many-strings", "backslashes"],
+)
+def test_strings_that_would_make_the_depth_measure_quadratic_are_refused_quickly(
+    payment_gateway: GatewaySimulator, gateway: GatewayName, errors: ErrorWatch, body: bytes
+) -> None:
+    """A regular expression for strings that fails at every quote after scanning to the end
+    takes seconds of CPU on these; the measure must stay linear (PayPal's body is measured
+    before verification, the others' when their claimed identity is audited: up to 64 KiB,
+    hence 60 KB here)."""
+    payment = Payment.new(gateway, USER_ID, PACK)
+    started = time.monotonic()
+    reply = payment_gateway.send(signed_then_swapped(payment_gateway, payment, body))
+    elapsed = time.monotonic() - started
+    assert reply.status_code == (400 if gateway == "paypal" else 401), reply
+    assert elapsed < 3, f"{elapsed:.1f}s for one refusal"
+
+
 # --- numbers ------------------------------------------------------------------------------
 
 
