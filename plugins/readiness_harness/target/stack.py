@@ -76,35 +76,29 @@ class SubprocessService:
         return ssl.create_default_context(cafile=str(self.certificate.ca_file))
 
     def command(self) -> list[str]:
-        command = [
+        """The service's own launcher, with its production launch settings (header limits,
+        read timeouts, concurrency limit, JSON logs)."""
+        return [
             sys.executable,
             "-m",
-            "uvicorn",
-            "cardpack_service.main:create_app",
-            "--factory",
+            "cardpack_service",
             "--host",
             self.host,
             "--port",
             str(self.port),
             "--workers",
             str(self.workers),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-            "--timeout-graceful-shutdown",
-            "5",
         ]
+
+    def launch_environment(self) -> dict[str, str]:
+        env = {"LOG_LEVEL": "warning", "GRACEFUL_SHUTDOWN_S": "5"}
         if self.certificate is not None:
-            command += [
-                "--ssl-certfile",
-                str(self.certificate.cert_file),
-                "--ssl-keyfile",
-                str(self.certificate.key_file),
-            ]
-        return command
+            env["SSL_CERTFILE"] = str(self.certificate.cert_file)
+            env["SSL_KEYFILE"] = str(self.certificate.key_file)
+        return env
 
     def start(self, timeout: float = SERVICE_START_TIMEOUT_S) -> None:
-        env = dict(self.env)
+        env = {**self.env, **self.launch_environment()}
         if self.workers > 1:
             metrics_dir = self._own_folder / "metrics"
             shutil.rmtree(metrics_dir, ignore_errors=True)
