@@ -200,6 +200,7 @@ def test_readiness_check_on_the_fleet_records_every_drill_line_per_host(
         failing = {host: states for host, states in by_host.items() if set(states) != {"verified"}}
         assert not failing, (line["scenario"], failing, [ex["message"] for ex in line["examples"]])
         assert line["state"] == "verified", line["scenario"]
+        assert line["by_host"] == dict.fromkeys(DATABASES, "verified"), line["by_host"]
     weekly = [line for line in lines if "weekly_auto_drill" in line["tags"]]
     assert weekly and not any(
         "fleet_host" in ex["params"] for ex in weekly[0]["examples"]
