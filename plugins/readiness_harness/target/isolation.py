@@ -131,23 +131,35 @@ def write_private(path: Path, text: str, account: ServerAccount | None) -> Path:
 # --- binaries only root could have written ---------------------------------------------
 
 
-def _listing(tree: Path) -> list[tuple[str, int, int, int]]:
-    """(relative path, type, size, mtime) of everything below `tree`, sorted."""
+Listing = list[tuple[str, int, int, int]]
+
+
+def _listing(root: Path, parts: tuple[str, ...]) -> Listing:
+    """(path relative to `root`, type, size, mtime) of each part and everything below it."""
     entries = []
-    for root, dirs, files in os.walk(tree):
-        for name in [*dirs, *files]:
-            path = os.path.join(root, name)
-            info = os.lstat(path)
+    for part in parts:
+        top = root / part
+        for path, info in [(str(top), os.lstat(top)), *_walk_lstat(top)]:
             entries.append(
-                (os.path.relpath(path, tree), stat.S_IFMT(info.st_mode), info.st_size, info.st_mtime_ns)
+                (os.path.relpath(path, root), stat.S_IFMT(info.st_mode), info.st_size, info.st_mtime_ns)
             )
     return sorted(entries)
 
 
-def _digest(source: Path, listing: list[tuple[str, int, int, int]]) -> str:
-    """Names the copy of `source` as it is now (a changed install gets a new copy)."""
-    text = "\n".join([str(source), *(repr(entry) for entry in listing)])
+def _digest(root: Path, listing: Listing) -> str:
+    """Names the copy of `root` as it is now (a changed install gets a new copy)."""
+    text = "\n".join([str(root), *(repr(entry) for entry in listing)])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _cache_path(root: Path, prefix: str, listing: Listing) -> Path:
+    return Path(tempfile.gettempdir()) / f"{prefix}-{_digest(root, listing)}"
+
+
+def cache_path(root: Path, parts: tuple[str, ...], prefix: str) -> Path:
+    """Where a root run keeps its copy of `parts` of `root` as they are now (anyone can
+    work it out, which is why its owner and modes are checked before it is used)."""
+    return _cache_path(root, prefix, _listing(root, parts))
 
 
 def untrusted_entry(tree: Path, owners: frozenset[int] = frozenset({0})) -> str | None:
@@ -240,35 +252,39 @@ def _set_aside(path: Path, why: str) -> bool:
     return True
 
 
-def trusted_install(source: Path, prefix: str, account: ServerAccount | None) -> Path:
-    """A folder with `source`'s files that `account` can read and run and that no one but
-    root could have written: `source` itself when it qualifies (or when not root), else
-    the verified copy `<tmp>/<prefix>-<digest>` (made when missing or untrusted)."""
+def trusted_install(root: Path, parts: tuple[str, ...], prefix: str, account: ServerAccount | None) -> Path:
+    """A folder laid out like `root` with its `parts` (relative folders, copied together
+    because their binaries find each other's libraries by relative paths) that `account`
+    can read and run and that no one but root could have written: `root` itself when its
+    parts qualify (or when not root), else the verified copy `<tmp>/<prefix>-<digest>`
+    (made when missing or untrusted)."""
     if account is None:
-        return source
+        return root
     owners = frozenset({0})
-    if (
-        untrusted_entry(source, owners) is None
-        and unsafe_parent(source, owners) is None
-        and _reachable_by_others(source)
+    if all(
+        untrusted_entry(root / part, owners) is None
+        and unsafe_parent(root / part, owners) is None
+        and _reachable_by_others(root / part)
+        for part in parts
     ):
-        return source
-    listing = _listing(source)
-    cache = Path(tempfile.gettempdir()) / f"{prefix}-{_digest(source, listing)}"
+        return root
+    listing = _listing(root, parts)
+    cache = _cache_path(root, prefix, listing)
     parent_problem = unsafe_parent(cache, owners)
     if parent_problem is None:
-        found = _verified_copy(cache, listing)
+        found = _verified_copy(cache, parts, listing)
         if found is not None:
             return found
     staging = Path(tempfile.mkdtemp(prefix=f"{prefix}-build-"))
     tree = staging / "tree"
-    shutil.copytree(source, tree, symlinks=True)
+    for part in parts:
+        shutil.copytree(root / part, tree / part, symlinks=True)
     _open_up(tree)
     if parent_problem is None:
         try:
             os.rename(tree, cache)
         except OSError:
-            found = _verified_copy(cache, listing)  # a parallel run got there first
+            found = _verified_copy(cache, parts, listing)  # a parallel run got there first
             if found is not None:
                 shutil.rmtree(staging, ignore_errors=True)
                 return found
@@ -276,22 +292,24 @@ def trusted_install(source: Path, prefix: str, account: ServerAccount | None) ->
             shutil.rmtree(staging, ignore_errors=True)
             return cache
     # No cache can be trusted here: this process uses a private copy, removed at exit.
-    logger.warning("using a private copy of %s for this run (%s)", source, parent_problem or "cache taken")
+    logger.warning("using a private copy of %s for this run (%s)", root, parent_problem or "cache taken")
     staging.chmod(0o755)
     atexit.register(shutil.rmtree, staging, True)
     return tree
 
 
-def _verified_copy(cache: Path, listing: list[tuple[str, int, int, int]]) -> Path | None:
+def _verified_copy(cache: Path, parts: tuple[str, ...], listing: Listing) -> Path | None:
     """`cache` when it exists and is a complete copy only root could have written; an
     untrusted one is moved aside and removed (None then, and when there is none)."""
     if not os.path.lexists(cache):
         return None
     problem = untrusted_entry(cache)
     if problem is None:
-        copied = [(name, kind, size) for name, kind, size, _ in _listing(cache)]
-        expected = [(name, kind, size) for name, kind, size, _ in listing]
-        if copied == expected:
+        try:
+            copied = [(name, kind, size) for name, kind, size, _ in _listing(cache, parts)]
+        except FileNotFoundError:
+            copied = []
+        if copied == [(name, kind, size) for name, kind, size, _ in listing]:
             return cache
         problem = "its files differ from the wheel's"
     _set_aside(cache, problem)
