@@ -75,7 +75,7 @@ class DrillHarness:
                 "SELECT (SELECT count(*) FROM cards), (SELECT count(*) FROM purchases),"
                 " (SELECT count(*) FROM artists)"
             ).fetchone()
-        assert row is not None
+        assert row is not None  # nosec B101 # type narrowing: a SELECT of scalar subqueries has one row
         return {"cards": int(row[0]), "purchases": int(row[1]), "artists": int(row[2])}
 
     def scratch_databases(self) -> list[str]:

@@ -383,25 +383,25 @@ class HarnessSettings:
     @property
     def features_dir(self) -> Path:
         path = self.path("features_dir")
-        assert path is not None
+        assert path is not None  # nosec B101 # type narrowing: the option has a default
         return path
 
     @property
     def reports_dir(self) -> Path:
         path = self.path("reports_dir")
-        assert path is not None
+        assert path is not None  # nosec B101 # type narrowing: the option has a default
         return path
 
     @property
     def waivers_file(self) -> Path:
         path = self.path("waivers")
-        assert path is not None
+        assert path is not None  # nosec B101 # type narrowing: the option has a default
         return path
 
     @property
     def attestations_file(self) -> Path:
         path = self.path("attestations")
-        assert path is not None
+        assert path is not None  # nosec B101 # type narrowing: the option has a default
         return path
 
     @property

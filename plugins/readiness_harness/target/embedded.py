@@ -25,7 +25,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from secrets import token_urlsafe
@@ -127,8 +127,7 @@ def _account(name: str) -> ServerAccount | None:
         raise EmbeddedServerError(str(exc)) from exc
 
 
-def _wait_until(check: object, what: str, timeout: float = STARTUP_TIMEOUT_S) -> None:
-    assert callable(check)
+def _wait_until(check: Callable[[], bool], what: str, timeout: float = STARTUP_TIMEOUT_S) -> None:
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
     while time.monotonic() < deadline:

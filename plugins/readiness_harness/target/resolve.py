@@ -103,7 +103,7 @@ def deployed_target(settings: HarnessSettings, sandbox: PayPalSandbox | None) ->
     """The deployment at --target-url, with only what the options give. Reads /status
     (gateways, when --gateways is not given); raises TargetUnreachable or TargetUsageError."""
     url = settings.target_url
-    assert url is not None
+    assert url is not None  # nosec B101 # type narrowing: called only with --target-url
     status_code, status = read_status(url, settings.ca_bundle)
     gateways = settings.items("gateways")
     if gateways is None:
