@@ -41,6 +41,7 @@ import pytest
 READINESS = str(Path(sys.executable).with_name("readiness"))
 SECRET_NAMES = ("PAYMENTS_WEBHOOK_SECRET", "STRIPE_WEBHOOK_SECRET", "ADMIN_TOKEN", "PAYPAL_CLIENT_SECRET")
 CHECK_TIMEOUT_S = 600
+PIECE = 10
 
 
 def secret_set(label: str) -> dict[str, str]:
@@ -88,10 +89,14 @@ class Canaries:
     def patterns(self) -> dict[bytes, str]:
         found: dict[bytes, str] = {}
         for label, value in self.values.items():
+            # "raw" comes first: a form that equals it is reported as raw
             for kind, form in leak_forms(value).items():
-                found.setdefault(
-                    form.encode(), f"{label} ({kind})"
-                )  # "raw" first: a form equal to it says raw
+                found.setdefault(form.encode(), f"{label} ({kind})")
+            # A shortened repr ('canary-sec...ret-tail') shows pieces: any 10 characters of the
+            # random tail (every canary ends in at least 24 random characters) are a leak.
+            tail = value[-24:]
+            for at in range(len(tail) - PIECE + 1):
+                found.setdefault(tail[at : at + PIECE].encode(), f"{label} (a piece)")
         return found
 
     def leaks(self, sources: Mapping[str, bytes]) -> list[str]:
@@ -239,6 +244,8 @@ def test_the_scanner_finds_every_form_of_a_canary() -> None:
         assert canaries.leaks({"planted": f"..{form}..".encode()}), kind
     basic = base64.b64encode(f"{secrets['PAYPAL_CLIENT_ID']}:{secrets['PAYPAL_CLIENT_SECRET']}".encode())
     assert canaries.leaks({"header": b"Authorization: Basic " + basic})
+    admin = secrets["ADMIN_TOKEN"]
+    assert canaries.leaks({"cut repr": f"assert '{admin[:12]}...{admin[-12:]}' == 'x'".encode()})
     assert not canaries.leaks({"clean": b"Secret('***') postgresql://postgres:***@127.0.0.1/readiness"})
 
 

@@ -146,19 +146,59 @@ def known_values() -> tuple[str, ...]:
     return _KNOWN.values()
 
 
+ELLIPSIS = "..."
+MIN_CUT_LENGTH = 6
+"""The shortest piece of a cut secret that is replaced (see `_scrub_cuts`)."""
+
+
 def scrub(text: str) -> str:
-    """`text` with every known secret value replaced by `***`."""
+    """`text` with every known secret value replaced by `***`, and the pieces of one that
+    a shortened repr cut in two (`'canary-sec...cret-tail'`) too."""
     for value in _KNOWN.values():
         if value in text:
             text = text.replace(value, REDACTED)
+    if ELLIPSIS in text:
+        text = _scrub_cuts(text)
     return text
 
 
+def _scrub_cuts(text: str) -> str:
+    """pytest (and reprlib) shorten a long repr by keeping its start and end around
+    `...`: a secret there shows its first characters before the dots and its last ones
+    after them. Replace a secret's prefix that ends right before `...` and a suffix that
+    starts right after it (at least MIN_CUT_LENGTH characters of either)."""
+    values = _KNOWN.values()
+    pieces = text.split(ELLIPSIS)
+    for index in range(len(pieces) - 1):
+        before, after = pieces[index], pieces[index + 1]
+        for value in values:
+            before = _cut_prefix(before, value)
+            after = _cut_suffix(after, value)
+        pieces[index], pieces[index + 1] = before, after
+    return ELLIPSIS.join(pieces)
+
+
+def _cut_prefix(before: str, value: str) -> str:
+    for length in range(min(len(value) - 1, len(before)), MIN_CUT_LENGTH - 1, -1):
+        if before.endswith(value[:length]):
+            return before[:-length] + REDACTED
+    return before
+
+
+def _cut_suffix(after: str, value: str) -> str:
+    for length in range(min(len(value) - 1, len(after)), MIN_CUT_LENGTH - 1, -1):
+        if after.startswith(value[-length:]):
+            return REDACTED + after[length:]
+    return after
+
+
 def scrub_bytes(data: bytes) -> bytes:
-    """`data` with every known secret value (UTF-8) replaced by `***`."""
+    """`data` with every known secret value (UTF-8) replaced by `***`, cut pieces too."""
     for value in _KNOWN.encoded():
         if value in data:
             data = data.replace(value, REDACTED.encode())
+    if ELLIPSIS.encode() in data:
+        data = _scrub_cuts(data.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
     return data
 
 
