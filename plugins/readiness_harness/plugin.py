@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import platform
 import signal
+import sys
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
@@ -58,7 +59,10 @@ pytest_plugins = (
     "readiness_steps.prelaunch",
     "readiness_steps.restore_drill",
     "readiness_steps.monitoring",
+    "readiness_steps.throughput",
+    "readiness_steps.load_testing",
     "readiness_harness.drill.fixtures",
+    "readiness_harness.load.fixtures",
     "readiness_harness.report.redaction",
 )
 
@@ -69,6 +73,7 @@ TARGET_KEY = pytest.StashKey[Target]()
 FINDINGS_KEY = pytest.StashKey[list[Finding]]()
 JANITOR_KEY = pytest.StashKey[contextlib.ExitStack]()
 ABORTED_KEY = pytest.StashKey[str]()
+INTERRUPTED_KEY = pytest.StashKey[bool]()
 
 UNREACHABLE_EXIT = 2
 AFTER_SUITES_TAG = "after_suites"
@@ -110,9 +115,19 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    """Stop what the run started (servers, sandbox, outages undone), also after Ctrl-C."""
     janitor = config.stash.get(JANITOR_KEY, None)
-    if janitor is not None:
-        janitor.close()
+    if janitor is None:
+        return
+    started = config.stash.get(TARGET_KEY, None)
+    janitor.close()
+    if config.stash.get(INTERRUPTED_KEY, False) and started is not None:
+        what = (
+            "the embedded PostgreSQL, Redis, reference service and PayPal sandbox, and removed their folders"
+            if started.embedded
+            else "the PayPal sandbox (if any); started again every part an outage line stopped"
+        )
+        sys.stderr.write(f"readiness: interrupted; stopped {what}\n")
 
 
 def _write_line(config: pytest.Config, text: str) -> None:
@@ -170,6 +185,7 @@ def _resolve_deployed(session: pytest.Session) -> None:
         config.stash[ABORTED_KEY] = scrub(str(exc))
         pytest.exit(scrub(f"readiness preflight: {exc}"), returncode=UNREACHABLE_EXIT)
     except TargetUsageError as exc:
+        config.stash[ABORTED_KEY] = scrub(str(exc))
         raise pytest.UsageError(scrub(str(exc))) from exc
     _watch_outages(config, target)
     config.stash[TARGET_KEY] = target
@@ -241,8 +257,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         not_applicable(f"the target does not use {gateway} (its gateways: {', '.join(gateways)})")
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
+    config.stash[INTERRUPTED_KEY] = exitstatus == pytest.ExitCode.INTERRUPTED
     settings = config.stash[SETTINGS_KEY]
     target = config.stash.get(TARGET_KEY, None)
     shown = "embedded reference service" if settings.embedded else redact_url(settings.target_url or "")
@@ -296,6 +313,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
             "drill_workflow",
             "outage_hooks",
             "paypal_sandbox",
+            "load_report",
         )
         if settings.given(name)
     ]

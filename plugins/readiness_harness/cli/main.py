@@ -1,5 +1,5 @@
 """`readiness`: serve the reference service, run the checklist, run the restore drill,
-build the report, run the PayPal stand-in."""
+build the report, run the PayPal stand-in, load-test the target."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from readiness_harness.cli import check, drill, paypal, report, serve
+from readiness_harness.cli import check, drill, load, paypal, report, serve
 from readiness_harness.settings.secrets import guard_stream, remember_environment
 
 
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     drill.add_parser(commands)
     report.add_parser(commands)
     paypal.add_parser(commands)
+    load.add_parser(commands)
     return parser
 
 
