@@ -27,6 +27,7 @@ from readiness_harness.checklist.recorder import EVIDENCE_PREFIX, ChecklistLine,
 from readiness_harness.gateways.clients import AdminClient, WebhookClient
 from readiness_harness.gateways.simulator import GatewaySimulator
 from readiness_harness.report import allure_evidence
+from readiness_harness.report.allure_lines import rewrite_as_lines
 from readiness_harness.report.signoff import (
     Attestations,
     SignoffFileError,
@@ -288,8 +289,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             run=run,
         )
         write(verdict, readiness_json)
+        results = allure_evidence.results_dir(config)
+        if results is not None:
+            rewrite_as_lines(results, judged)
     if config.pluginmanager.has_plugin("readiness-allure"):
-        allure_evidence.finish(config, shown, readiness_json, settings.reports_dir / "drill" / "latest.json")
+        partial = any(not line.selected for line in lines)
+        drill_report = settings.reports_dir / "drill" / "latest.json"
+        allure_evidence.finish(config, shown, readiness_json, drill_report, partial)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
