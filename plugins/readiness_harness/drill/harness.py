@@ -57,6 +57,8 @@ class DrillHarness:
     reports_dir: Path
     backup_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="readiness-backups-")))
     _passing: DrillRun | None = None
+    _damaged: list[Path] = field(default_factory=list)
+    """The folders of the damaged copies (copies of the target's newest backup: its data)."""
 
     def env(self, backup_dir: Path, report_dir: Path | None = None) -> dict[str, str]:
         env = {
@@ -101,6 +103,7 @@ class DrillHarness:
             raise ValueError(f"unknown damage {damage!r}: one of {', '.join(DAMAGES)}")
         source = self.passing_drill().newest_backup
         folder = Path(tempfile.mkdtemp(prefix=f"readiness-{damage}-backups-"))
+        self._damaged.append(folder)
         folder.chmod(0o700)
         target = folder / source.name
         checksum = source.with_name(source.name + ".sha256")
@@ -128,4 +131,6 @@ class DrillHarness:
         )
 
     def cleanup(self) -> None:
-        shutil.rmtree(self.backup_dir, ignore_errors=True)
+        """Remove the backups and every damaged copy: they hold the target's data."""
+        for folder in [self.backup_dir, *self._damaged]:
+            shutil.rmtree(folder, ignore_errors=True)
