@@ -74,6 +74,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/yamllint --strict .
 	$(BIN)/ansible-lint --profile production playbooks roles
+	$(BIN)/bandit -q -c pyproject.toml -r plugins steps reference_service
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -28,6 +28,7 @@ end; nothing is written to the repository.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -133,10 +134,13 @@ def seed(url: str, cards: int, purchases: int, artists: int) -> None:
 def bare_dump_restore(servers: EmbeddedServers, work: Path, jobs: int) -> tuple[float, float, int]:
     postgres = servers.postgres
     archive = work / "bare.pgc"
+    # The connection (password included) goes through libpq's environment, never argv.
+    libpq_env = {**os.environ, **postgres.libpq_environment()}
     _, dump_s = timed(
         lambda: subprocess.run(
-            [str(postgres.bin_dir / "pg_dump"), "-Fc", "-f", str(archive), postgres.url],
+            [str(postgres.bin_dir / "pg_dump"), "-Fc", "-f", str(archive)],
             check=True,
+            env=libpq_env,
         )
     )
     scratch = f"{postgres.database}_bench_scratch"
@@ -148,10 +152,11 @@ def bare_dump_restore(servers: EmbeddedServers, work: Path, jobs: int) -> tuple[
                 [
                     str(postgres.bin_dir / "pg_restore"),
                     f"-j{jobs}",
-                    f"--dbname={postgres.admin_url(scratch)}",
+                    f"--dbname={scratch}",
                     str(archive),
                 ],
                 check=True,
+                env=libpq_env,
             )
         )
     finally:

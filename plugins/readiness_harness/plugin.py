@@ -13,7 +13,7 @@ import contextlib
 import platform
 import signal
 import sys
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from types import FrameType
@@ -65,6 +65,7 @@ pytest_plugins = (
     "readiness_steps.load_testing",
     "readiness_harness.drill.fixtures",
     "readiness_harness.load.fixtures",
+    "readiness_harness.report.redaction",
 )
 
 SETTINGS_KEY = pytest.StashKey[HarnessSettings]()
@@ -148,8 +149,10 @@ def _start_embedded(config: pytest.Config) -> Target:
             embedded_stack(settings.secrets, settings.database_url, settings.redis_url, tls=True)
         )
     except EmbeddedServerError as exc:
-        config.stash[ABORTED_KEY] = str(exc)
-        pytest.exit(f"readiness: the embedded default could not start: {exc}", returncode=UNREACHABLE_EXIT)
+        config.stash[ABORTED_KEY] = scrub(str(exc))
+        pytest.exit(
+            scrub(f"readiness: the embedded default could not start: {exc}"), returncode=UNREACHABLE_EXIT
+        )
     target = embedded_target(settings, deployment)
     _watch_outages(config, target)
     config.stash[TARGET_KEY] = target
@@ -182,11 +185,11 @@ def _resolve_deployed(session: pytest.Session) -> None:
     try:
         target = deployed_target(settings, sandbox)
     except TargetUnreachable as exc:
-        config.stash[ABORTED_KEY] = str(exc)
-        pytest.exit(f"readiness preflight: {exc}", returncode=UNREACHABLE_EXIT)
+        config.stash[ABORTED_KEY] = scrub(str(exc))
+        pytest.exit(scrub(f"readiness preflight: {exc}"), returncode=UNREACHABLE_EXIT)
     except TargetUsageError as exc:
-        config.stash[ABORTED_KEY] = str(exc)
-        raise pytest.UsageError(str(exc)) from exc
+        config.stash[ABORTED_KEY] = scrub(str(exc))
+        raise pytest.UsageError(scrub(str(exc))) from exc
     _watch_outages(config, target)
     config.stash[TARGET_KEY] = target
     with (
@@ -255,21 +258,6 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     gateways = _gateways(item.config)
     if gateway is not None and gateway not in gateways:
         not_applicable(f"the target does not use {gateway} (its gateways: {', '.join(gateways)})")
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """No secret reaches the console or a report: failures and captured output are scrubbed."""
-    report = yield
-    if report.longrepr is not None and not isinstance(report.longrepr, tuple):
-        text = str(report.longrepr)
-        cleaned = scrub(text)
-        if cleaned != text:
-            report.longrepr = cleaned
-    report.sections = [(title, scrub(content)) for title, content in report.sections]
-    return report
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
