@@ -40,6 +40,7 @@ from readiness_harness.target.isolation import (
     trusted_install,
     write_private,
 )
+from readiness_harness.target.processes import run_to_end
 
 logger = logging.getLogger(__name__)
 
@@ -197,12 +198,9 @@ class EmbeddedPostgres:
         }
 
     def _run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
+        result = run_to_end(
             [str(self.bin_dir / args[0]), *args[1:]],
-            capture_output=True,
-            text=True,
             timeout=timeout,
-            check=False,
             cwd=self.base_dir,
             **process_options(self.account),
         )
@@ -268,10 +266,8 @@ class EmbeddedPostgres:
         logger.info("embedded PostgreSQL listening on %s:%s", self.host, self.port)
 
     def _accepts_connections(self) -> bool:
-        result = subprocess.run(
+        result = run_to_end(
             [str(self.bin_dir / "pg_isready"), "-h", self.host, "-p", str(self.port)],
-            capture_output=True,
-            check=False,
             cwd=self.base_dir,
             **process_options(self.account),
         )

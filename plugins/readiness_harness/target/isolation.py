@@ -30,6 +30,8 @@ from pathlib import Path
 from secrets import token_hex
 from typing import Any
 
+from readiness_harness.target.processes import run_to_end
+
 logger = logging.getLogger(__name__)
 
 SERVER_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "LC_COLLATE", "LC_MESSAGES", "TZ")
@@ -66,7 +68,7 @@ def process_options(account: ServerAccount | None) -> dict[str, Any]:
 
 def _run_tool(*command: str) -> subprocess.CompletedProcess[str]:
     tool = shutil.which(command[0]) or f"/usr/sbin/{command[0]}"
-    return subprocess.run([tool, *command[1:]], capture_output=True, text=True, check=False)
+    return run_to_end([tool, *command[1:]])
 
 
 def _ensure_group(name: str) -> grp.struct_group:
