@@ -59,6 +59,7 @@ pytest_plugins = (
     "readiness_steps.restore_drill",
     "readiness_steps.monitoring",
     "readiness_harness.drill.fixtures",
+    "readiness_harness.monitoring.fixtures",
 )
 
 SETTINGS_KEY = pytest.StashKey[HarnessSettings]()
