@@ -107,8 +107,9 @@ def _(alert_rules: RuleSet, alert: str, threshold: str, measure: str, record_evi
     probe = probe_threshold(alert_rules, alert, measure, threshold)
     record_evidence("threshold_probe", probe.evidence())
     assert probe.fires_above, (
-        f"{alert} does not fire just above {threshold} of {measure} (evaluated {probe.eval_time_s / 60:g} minutes in, "
-        f"past its for:): its threshold is higher than the checklist's, or it reads other metrics\n{probe.output[-1500:]}"
+        f"{alert} does not fire just above {threshold} of {measure} (evaluated "
+        f"{probe.eval_time_s / 60:g} minutes in, past its for:): its threshold is higher than the "
+        f"checklist's, or it reads other metrics\n{probe.output[-1500:]}"
     )
     assert probe.quiet_below, (
         f"{alert} is pending or firing just below {threshold} of {measure}: its threshold is lower than the "
@@ -396,9 +397,10 @@ def _drill_for_key_metric(
         "failed": [record.as_dict() for record in records if not record.passed],
     }
     assert records, f"the drill history {history_file} holds no drill of the last {DRILL_HISTORY_DAYS} days"
+    failed = [record for record in records if not record.passed]
     assert rate == 1.0, (
-        f"{sum(1 for r in records if not r.passed)} of {len(records)} drills of the last {DRILL_HISTORY_DAYS} days "
-        f"failed: {[(r.host, r.finished_at.isoformat(), (r.failure or {}).get('check')) for r in records if not r.passed]}"
+        f"{len(failed)} of {len(records)} drills of the last {DRILL_HISTORY_DAYS} days failed: "
+        + "; ".join(f"{r.host} {r.finished_at:%Y-%m-%d} ({(r.failure or {}).get('check')})" for r in failed)
     )
     return start, extra
 
@@ -407,7 +409,8 @@ def _drill_for_key_metric(
 def _(measurement: Measurement, threshold: str) -> None:
     limit = Threshold.parse(threshold)
     assert measurement.value is not None, (
-        f"{measurement.metric}: no data over the run's window ({measurement.window.seconds}s): {measurement.query}"
+        f"{measurement.metric}: no data over the run's window ({measurement.window.seconds}s): "
+        f"{measurement.query}"
     )
     assert limit.holds(measurement.value), (
         f"{measurement.metric} is {measurement.shown()}, not {limit.text} over the run's window "
@@ -601,7 +604,8 @@ def _(payment_gateway: GatewaySimulator, readiness_target: Target, record_eviden
     reply = payment_gateway.client.get("/status")
     record_evidence("status_error_sink", {"error_sink": reply.body.get("error_sink")})
     assert reply.body.get("error_sink") is True, (
-        f"/status says error_sink={reply.body.get('error_sink')!r}: unhandled errors are counted but reported nowhere "
+        f"/status says error_sink={reply.body.get('error_sink')!r}: unhandled errors are counted but "
+        "reported nowhere "
         "(set ERROR_SINK_URL)"
     )
     deployment = readiness_target.servers
@@ -771,7 +775,8 @@ def _condition(
             return conditions.paypal_verification(sandbox, simulator, unavailable=True)
         if not target.uses("paypal"):
             not_measured(
-                "the harness makes deliveries slow through the PayPal sandbox, and the target does not use PayPal"
+                "the harness makes deliveries slow through the PayPal sandbox, and the target does "
+                "not use PayPal"
             )
         simulator.require("paypal")
         return conditions.paypal_verification(sandbox, simulator, delay_s=11.0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+
 import pytest
 from allure_commons import plugin_manager
 from allure_commons.types import AttachmentType

@@ -132,7 +132,8 @@ class RtoTrend:
             return None
         return (
             f"{self.host}: restore time (RTO) grew {self.growth:.0%} week over week "
-            f"({self.previous_week}: {self.previous_rto_seconds:.1f} s -> {self.week}: {self.rto_seconds:.1f} s), "
+            f"({self.previous_week}: {self.previous_rto_seconds:.1f} s -> "
+            f"{self.week}: {self.rto_seconds:.1f} s), "
             f"more than the {share:.0%} allowed: look at the database's growth and the restore's resources"
         )
 

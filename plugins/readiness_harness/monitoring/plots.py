@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
 WIDTH, HEIGHT = 720, 320
-LEFT, RIGHT, TOP, BOTTOM = 70, 20, 40, 70
+LEFT, RIGHT, TOP, BOTTOM = 70, 20, 50, 60
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e")
 
 
@@ -107,8 +107,8 @@ def line_chart(
             for px, py in run:
                 parts.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3" fill="{colour}"/>')
         legend_x = LEFT + 10 + number * 170
-        parts.append(f'<rect x="{legend_x}" y="{HEIGHT - 16}" width="12" height="4" fill="{colour}"/>')
-        parts.append(f'<text x="{legend_x + 16}" y="{HEIGHT - 11}">{escape(line.name)}</text>')
+        parts.append(f'<rect x="{legend_x}" y="{TOP - 14}" width="12" height="4" fill="{colour}"/>')
+        parts.append(f'<text x="{legend_x + 16}" y="{TOP - 9}">{escape(line.name)}</text>')
     if not values:
         parts.append(
             f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle" fill="#888">no data</text>'

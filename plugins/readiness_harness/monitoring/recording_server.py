@@ -88,7 +88,8 @@ class RecordingServer:
     @property
     def base_url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        shown = host.decode() if isinstance(host, bytes) else str(host)
+        return f"http://{shown}:{port}"
 
     def _authorized_path(self, raw_path: str, authorization: str) -> str | None:
         path = raw_path.split("?", 1)[0]

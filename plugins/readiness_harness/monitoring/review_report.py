@@ -16,7 +16,7 @@ from pathlib import Path
 from readiness_harness.monitoring.reviews import BREACH, NOT_MEASURED, OK, WARNING, Review
 from readiness_harness.settings.secrets import scrub
 
-MARKS = {OK: "✅ ok", WARNING: "⚠️ warning", BREACH: "❌ breach", NOT_MEASURED: "➖ not measured"}
+MARKS = {OK: "✅ ok", WARNING: "⚠️ warning", BREACH: "❌ breach", NOT_MEASURED: "⏸ not measured"}
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,8 @@ def markdown(review: Review, plot_files: dict[str, str]) -> str:
             else "no breach"
         ),
         "",
-        f"Window: {data['window']['start']} to {data['window']['end']} (UTC). Generated {data['generated_at']}.",
+        f"Window: {data['window']['start']} to {data['window']['end']} (UTC). "
+        f"Generated {data['generated_at']}.",
         "",
     ]
     if review.sources:

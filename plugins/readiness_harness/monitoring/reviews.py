@@ -274,7 +274,8 @@ def check_success_rates(sources: Sources, window: Window, thresholds: Thresholds
     )
     if measured is not None and sources.prometheus is not None:
         by_gateway = sources.prometheus.vector(
-            f'sum by (gateway, outcome) (increase(webhook_deliveries_total{{job=~"{sources.jobs}"}}[{window.range}]))',
+            "sum by (gateway, outcome) (increase("
+            f'webhook_deliveries_total{{job=~"{sources.jobs}"}}[{window.range}]))',
             at=window.end,
         )
         check.details["by_gateway_and_outcome"] = {
@@ -470,14 +471,18 @@ def check_drill_results(sources: Sources, window: Window, thresholds: Thresholds
         + (f" {record.host}" if len({r.host for r in records}) > 1 else "")
         for record in records
     ]
-    plot = line_chart(
-        "RTO and RPO of every restore drill",
-        [
-            Series("RTO (s)", list(zip(labels, [r.rto_seconds for r in records], strict=True))),
-            Series("RPO (s)", list(zip(labels, [r.rpo_seconds for r in records], strict=True))),
-        ],
-        y_unit=" s",
-    )
+    plots = {
+        "drill_rto.svg": line_chart(
+            "Restore time (RTO) of every restore drill",
+            [Series("RTO (s)", list(zip(labels, [r.rto_seconds for r in records], strict=True)))],
+            y_unit=" s",
+        ),
+        "drill_rpo.svg": line_chart(
+            "Data age (RPO) of every restore drill",
+            [Series("RPO (min)", list(zip(labels, [_minutes(r.rpo_seconds) for r in records], strict=True)))],
+            y_unit=" min",
+        ),
+    }
     details: dict[str, Any] = {
         "history": str(sources.drill_dir / "history.jsonl"),
         "drills_in_history": len(records),
@@ -499,7 +504,6 @@ def check_drill_results(sources: Sources, window: Window, thresholds: Thresholds
         "rto_growth_allowed": growth,
         "drills": [r.as_dict() for r in records[-20:]],
     }
-    plots = {"drill_rto_rpo.svg": plot}
     if not this_week:
         return Check(
             name, BREACH, f"no restore drill in the last {window.seconds / DAY:.0f} days", details, plots
@@ -518,8 +522,16 @@ def check_drill_results(sources: Sources, window: Window, thresholds: Thresholds
             plots,
         ), warnings
     status = WARNING if warnings else OK
-    summary = f"{len(this_week)} drills this week, all passed; last RTO {this_week[-1].rto_seconds} s, RPO {this_week[-1].rpo_seconds} s"
+    last = this_week[-1]
+    summary = (
+        f"{len(this_week)} drills this week, all passed; "
+        f"last RTO {last.rto_seconds} s, RPO {last.rpo_seconds} s"
+    )
     return Check(name, status, summary + ("; " + warnings[0] if warnings else ""), details, plots), warnings
+
+
+def _minutes(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds / 60
 
 
 def _per_day(
@@ -645,7 +657,8 @@ def security_findings(document: Any) -> list[dict[str, str]]:
                 found.append(
                     {
                         "id": str(issue.get("test_id")),
-                        "what": f"{issue.get('filename')}:{issue.get('line_number')} {issue.get('issue_text')}",
+                        "what": f"{issue.get('filename')}:{issue.get('line_number')} "
+                        f"{issue.get('issue_text')}",
                     }
                 )
     return found
@@ -719,7 +732,8 @@ def check_capacity(sources: Sources, window: Window, thresholds: Thresholds) -> 
             details |= {"capacity_deliveries_per_s": sources.capacity_rps, "headroom": headroom}
             if not limit.holds(headroom):
                 problems.append(
-                    f"peak {peak or 0:.2f}/s leaves {headroom:.0%} headroom of {sources.capacity_rps:g}/s (threshold {limit.text})"
+                    f"peak {peak or 0:.2f}/s leaves {headroom:.0%} headroom of "
+                    f"{sources.capacity_rps:g}/s (threshold {limit.text})"
                 )
         else:
             details["capacity_deliveries_per_s"] = sources.missing("measured capacity")

@@ -328,7 +328,7 @@ def unit_test_cases(test_files: Sequence[Path], rules: RuleSet) -> list[UnitCase
             hold = rule.hold_s if rule is not None else 0.0
             pending = f'{MARKER}!=\\"{index}\\"' in output
             if pending:
-                why = "the alert is pending or firing at that time: the condition holds, so it is not a quiet case"
+                why = "the alert is pending or firing at that time: its condition holds, not a quiet case"
             elif rule is None:
                 why = "no such rule"
             elif unit.eval_time_s < hold:
