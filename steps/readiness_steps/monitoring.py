@@ -14,6 +14,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -359,14 +360,20 @@ def _(
     start = readiness_monitoring.window_start()
     extra: dict[str, Any] = {}
     if metric == "restore drill success rate":
-        start, extra = _drill_for_key_metric(readiness_monitoring, prometheus, request, start)
+        start, extra = _drill_for_key_metric(
+            readiness_monitoring, prometheus, request, start, record_evidence
+        )
     measured = key_metric(metric)(prometheus, Window(start, time.time()), readiness_monitoring.jobs())
     record_evidence("key_metric", measured.evidence() | extra)
     return measured
 
 
 def _drill_for_key_metric(
-    monitoring: MonitoringAccess, prometheus: PrometheusClient, request: pytest.FixtureRequest, start: float
+    monitoring: MonitoringAccess,
+    prometheus: PrometheusClient,
+    request: pytest.FixtureRequest,
+    start: float,
+    record_evidence: Evidence,
 ) -> tuple[float, dict[str, Any]]:
     """On the embedded default, this run's drill (shared with the drill lines) runs first,
     and the window starts once Prometheus has its result. Either way the drill history of
@@ -383,10 +390,7 @@ def _drill_for_key_metric(
         extra["this_runs_drill_report"] = str(run.drill.report_path)
     history_file: Path = monitoring.target.require("drill_history")
     records = history.since(
-        history.load_history(history_file),
-        history.parse_time(
-            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - DRILL_HISTORY_DAYS * 86400))
-        ),
+        history.load_history(history_file), datetime.now(UTC) - timedelta(days=DRILL_HISTORY_DAYS)
     )
     rate = history.success_rate(records)
     extra["history"] = {
@@ -396,6 +400,7 @@ def _drill_for_key_metric(
         "success_rate": rate,
         "failed": [record.as_dict() for record in records if not record.passed],
     }
+    record_evidence("drill_history", extra["history"])
     assert records, f"the drill history {history_file} holds no drill of the last {DRILL_HISTORY_DAYS} days"
     failed = [record for record in records if not record.passed]
     assert rate == 1.0, (

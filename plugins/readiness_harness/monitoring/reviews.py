@@ -40,6 +40,8 @@ OK, WARNING, BREACH, NOT_MEASURED = "ok", "warning", "breach", "not measured"
 KEY_METRICS_REFERENCE = "the key metrics"
 """A table row's threshold that defers to the key metrics' table (no number repeated)."""
 DAY = 86400.0
+DEFAULT_RETENTION = 7
+"""Backups a folder keeps when no retention is given (the inventory's default)."""
 
 DAILY_CHECKS = (
     "webhook processing logs",
@@ -754,13 +756,14 @@ def check_capacity(sources: Sources, window: Window, thresholds: Thresholds) -> 
             "newest_backup_bytes": newest,
             "backups_that_still_fit": fits,
         }
-        if newest:
+        if newest and fits is not None:
             measured = True
-            disk_headroom = usage.free / usage.total
-            details["backup_disk_headroom"] = disk_headroom
-            if not limit.holds(disk_headroom):
+            keep = sources.backup_retention or DEFAULT_RETENTION
+            details["backups_the_retention_keeps"] = keep
+            if fits < keep:
                 problems.append(
-                    f"the backup disk is {1 - disk_headroom:.0%} full (threshold: {limit.text} free)"
+                    f"the backup disk has room for {fits:.1f} more backups of {newest} bytes, fewer than "
+                    f"the {keep} the retention keeps"
                 )
     if not measured:
         return Check(
