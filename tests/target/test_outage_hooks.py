@@ -7,53 +7,16 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 import yaml
 
 READINESS = str(Path(sys.executable).with_name("readiness"))
 CTL = str(Path(__file__).with_name("deployment_ctl.py"))
 RESILIENCE_LINES = ("database_outage", "redis_outage", "crash_recovery")
-
-
-@pytest.fixture(scope="module")
-def target_secrets() -> dict[str, str]:
-    return {
-        "PAYMENTS_WEBHOOK_SECRET": "whsec_" + secrets.token_urlsafe(24),
-        "STRIPE_WEBHOOK_SECRET": "whsec_" + secrets.token_hex(24),
-        "ADMIN_TOKEN": secrets.token_urlsafe(32),
-    }
-
-
-@pytest.fixture(scope="module")
-def deployment(target_secrets: dict[str, str]) -> Iterator[tuple[str, Path]]:
-    # Not under pytest's tmp_path: that tree is 0700, and PostgreSQL's own user (when root)
-    # must reach its data folder inside this one.
-    folder = Path(tempfile.mkdtemp(prefix="readiness-test-deployment-"))
-    folder.chmod(0o711)
-    env = {**os.environ, **target_secrets}
-    started = subprocess.run(
-        [sys.executable, CTL, str(folder), "up"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert started.returncode == 0, started.stdout + started.stderr
-    try:
-        yield started.stdout.strip().splitlines()[-1], folder
-    finally:
-        subprocess.run(
-            [sys.executable, CTL, str(folder), "down"], capture_output=True, timeout=120, check=False
-        )
 
 
 def write_hooks(path: Path, folder: Path, broken: str | None = None) -> Path:

@@ -1,5 +1,6 @@
 """`readiness`: serve the reference service, run the checklist, run the restore drill,
-build the report, run the PayPal stand-in, run the daily checks and the weekly review."""
+build the report, run the PayPal stand-in, load-test the target, run the daily checks and
+the weekly review."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from readiness_harness.cli import check, daily, drill, paypal, report, serve, weekly
+from readiness_harness.cli import check, daily, drill, load, paypal, report, serve, weekly
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     drill.add_parser(commands)
     report.add_parser(commands)
     paypal.add_parser(commands)
+    load.add_parser(commands)
     daily.add_parser(commands)
     weekly.add_parser(commands)
     return parser
