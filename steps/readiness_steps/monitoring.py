@@ -510,6 +510,8 @@ def review_sources(
     if target.has("prometheus"):
         sources.prometheus = monitoring.prometheus()
         sources.jobs = monitoring.jobs()
+        if target.embedded:
+            sources.data_start = monitoring.window_start()
     if target.has("alertmanager"):
         sources.alertmanager = monitoring.alertmanager()
     if target.has("logs"):

@@ -221,6 +221,7 @@ def embedded_sources(args: argparse.Namespace, kind: str) -> Iterator[tuple[Any,
             secret_values=tuple(secret.reveal() for secret in secrets.values()),
             error_reports=deployment.error_sink.reports if deployment.error_sink else None,
             hints=HINTS,
+            data_start=monitoring.started_at,
         )
         yield sources, done
 

@@ -141,6 +141,13 @@ class Sources:
     """The error sink's reports (the embedded default's sink)."""
     hints: Mapping[str, str] = field(default_factory=dict)
     """Source name -> the option that gives it (for "not measured" reasons)."""
+    data_start: float | None = None
+    """When Prometheus began to scrape, if later than the review's window (the embedded
+    default's Prometheus starts with the job): the window starts there, so counters are
+    not read from before Prometheus knew them."""
+
+    def window(self, end: float, seconds: float) -> Window:
+        return Window(max(end - seconds, self.data_start or 0.0), end)
 
     def missing(self, source: str) -> str:
         hint = self.hints.get(source)
@@ -782,7 +789,7 @@ def check_capacity(sources: Sources, window: Window, thresholds: Thresholds) -> 
 
 def daily(sources: Sources, thresholds: Thresholds, now: float | None = None) -> Review:
     end = now if now is not None else time.time()
-    window = Window(end - DAY, end)
+    window = sources.window(end, DAY)
     builders: list[tuple[str, Callable[[], Check]]] = [
         ("webhook processing logs", lambda: check_processing_logs(sources, window, thresholds)),
         ("payment success rates", lambda: check_success_rates(sources, window, thresholds)),
@@ -796,7 +803,8 @@ def daily(sources: Sources, thresholds: Thresholds, now: float | None = None) ->
 
 def weekly(sources: Sources, thresholds: Thresholds, now: float | None = None) -> Review:
     end = now if now is not None else time.time()
-    window = Window(end - 7 * DAY, end)
+    window = sources.window(end, 7 * DAY)
+    whole_week = Window(end - 7 * DAY, end)  # files (drill history, security report): the whole week
     per_day = None
     if sources.prometheus is not None:
         try:
@@ -806,14 +814,14 @@ def weekly(sources: Sources, thresholds: Thresholds, now: float | None = None) -
     warnings: list[str] = []
 
     def drills() -> Check:
-        check, found = check_drill_results(sources, window, thresholds)
+        check, found = check_drill_results(sources, whole_week, thresholds)
         warnings.extend(found)
         return check
 
     builders: list[tuple[str, Callable[[], Check]]] = [
         ("restore drill results", drills),
         ("performance metrics", lambda: check_performance(sources, window, thresholds, per_day)),
-        ("security scan results", lambda: check_security_report(sources, window, thresholds)),
+        ("security scan results", lambda: check_security_report(sources, whole_week, thresholds)),
         ("error trend analysis", lambda: check_error_trend(sources, window, thresholds, per_day)),
         ("capacity planning", lambda: check_capacity(sources, window, thresholds)),
     ]
