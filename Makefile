@@ -59,8 +59,9 @@ $(NODE_EXPORTER): | $(STAMP)
 # Debian's Alertmanager reads its default notification templates from
 # /usr/share/prometheus/alertmanager (upstream embeds them in the binary): install those
 # two data files from the same package (no service, no user), with sudo when not root.
+# An Alertmanager that does not name that folder (upstream's) needs nothing.
 $(AM_TEMPLATES): | $(ALERTMANAGER)
-	@set -e; $(ALERTMANAGER) --version 2>&1 | grep -qi debian || exit 0; \
+	@set -e; grep -qa /usr/share/prometheus/alertmanager $$(readlink -f $(ALERTMANAGER)) || exit 0; \
 	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	(cd "$$tmp" && apt-get download prometheus-alertmanager >/dev/null 2>&1) || \
 	  { [ "$$(id -u)" = 0 ] && apt-get update -qq >/dev/null && (cd "$$tmp" && apt-get download prometheus-alertmanager >/dev/null); }; \

@@ -297,7 +297,16 @@ class EmbeddedMonitoring:
             self.folder / "alertmanager.log",
         )
         self._processes.append(process)
-        process.start(self._authorized(f"{self.alertmanager_url}/-/ready"))
+        try:
+            process.start(self._authorized(f"{self.alertmanager_url}/-/ready"))
+        except MonitoringError as exc:
+            if "default.tmpl" in str(exc):
+                raise MonitoringError(
+                    f"{exc}\nDebian's Alertmanager reads its templates from /usr/share/prometheus/alertmanager: "
+                    "run `make monitoring-binaries` (installs them from Debian's package, with sudo when not "
+                    "root) or apt-get install prometheus-alertmanager"
+                ) from exc
+            raise
 
     def watch_textfiles(self, folder: Path, labels: Mapping[str, str] | None = None) -> str:
         """Start a node_exporter whose textfile collector reads `folder`, scraped as job
