@@ -303,8 +303,9 @@ class EmbeddedMonitoring:
             if "default.tmpl" in str(exc):
                 raise MonitoringError(
                     f"{exc}\nDebian's Alertmanager reads its templates from "
-                    "/usr/share/prometheus/alertmanager: run `make monitoring-binaries` (installs them from Debian's package, with sudo when not "
-                    "root) or apt-get install prometheus-alertmanager"
+                    "/usr/share/prometheus/alertmanager: run `make monitoring-binaries` (installs them "
+                    "from Debian's package, with sudo when not root) or apt-get install "
+                    "prometheus-alertmanager"
                 ) from exc
             raise
 
