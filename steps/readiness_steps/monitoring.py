@@ -582,17 +582,24 @@ def _(review: reviews.Review, check: str, threshold: str, record_evidence: Evide
     parsers.parse('the weekly review "{check}" was measured and is within {threshold}'),
     target_fixture="review_check",
 )
-def _(review: reviews.Review, check: str, threshold: str, record_evidence: Evidence) -> reviews.Check:
+def _(
+    review: reviews.Review,
+    check: str,
+    threshold: str,
+    record_evidence: Evidence,
+    attach_svg: Callable[[str, str], None],
+) -> reviews.Check:
+    for name, svg in sorted(review.check(check).plots.items()):  # a breach shows its plots too
+        attach_svg(name, svg)
     return _judge_check(review, check, threshold, record_evidence)
 
 
 @then("its plots are attached to the report")
-def _(review_check: reviews.Check, attach_svg: Callable[[str, str], None]) -> None:
+def _(review_check: reviews.Check) -> None:
     if review_check.name in PLOTTED:
         assert review_check.plots, f"the weekly review {review_check.name!r} drew no plot"
     for name, svg in sorted(review_check.plots.items()):
-        assert svg.lstrip().startswith("<svg"), f"{name} is not an SVG document"
-        attach_svg(name, svg)
+        assert svg.lstrip().startswith("<svg") and "</svg>" in svg, f"{name} is not an SVG document"
 
 
 # ---- error monitoring ------------------------------------------------------------
