@@ -531,6 +531,25 @@ def review_sources(
     return sources
 
 
+REVIEW_TRAFFIC = 10
+
+
+def _synthetic_traffic(gateway: GatewaySimulator, monitoring: MonitoringAccess) -> None:
+    """The embedded default's Prometheus starts with the run, so its day holds only what the
+    run sent: a few signed captures first, as the daily job does, so the review has
+    deliveries to read whatever lines ran before."""
+    prometheus = monitoring.prometheus()
+    total = 'sum(webhook_deliveries_total{job="cardpack"}) or vector(0)'
+    before = prometheus.scalar(total) or 0.0
+    primary = gateway.require(gateway.primary)
+    replies = gateway.send_concurrently(
+        [gateway.capture(Payment.new(primary, "491", "black")) for _ in range(REVIEW_TRAFFIC)]
+    )
+    assert all(reply.ok for reply in replies), [reply.status_code for reply in replies]
+    _wait_for(lambda: (prometheus.scalar(total) or 0.0) >= before + REVIEW_TRAFFIC, SCRAPE_WAIT_S[True])
+    time.sleep(1.5)  # the log file and one more scrape catch up
+
+
 @pytest.fixture(scope="session")
 def _reviews_cache() -> dict[str, reviews.Review]:
     return {}
@@ -543,6 +562,8 @@ def _review(kind: str, request: pytest.FixtureRequest, cache: dict[str, reviews.
         monitoring: MonitoringAccess = request.getfixturevalue("readiness_monitoring")
         gateway: GatewaySimulator = request.getfixturevalue("payment_gateway")
         sources = review_sources(target, settings, monitoring, gateway, request)
+        if target.embedded:
+            _synthetic_traffic(gateway, monitoring)
         thresholds = reviews.thresholds_from_feature(settings.features_dir / "monitoring.feature")
         cache[kind] = (reviews.daily if kind == "daily" else reviews.weekly)(sources, thresholds)
     return cache[kind]

@@ -27,7 +27,9 @@ class Window:
 
     @property
     def seconds(self) -> int:
-        return max(1, math.ceil(self.end - self.start))
+        """Whole seconds, rounded down: the window never reaches back before its start
+        (before Prometheus began to scrape, on the embedded default)."""
+        return max(1, math.floor(self.end - self.start))
 
     @property
     def range(self) -> str:
