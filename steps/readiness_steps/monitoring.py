@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,18 +20,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from pytest_bdd import given, parsers, then, when
 
 from readiness_harness.checklist.outcomes import not_measured
-from readiness_harness.drill.harness import DrillHarness, DrillRun
-from readiness_harness.drill.playbooks import PlaybookRun, run_playbook
+from readiness_harness.drill.harness import DrillHarness, HostRun
+from readiness_harness.drill.playbooks import PlaybookRun
 from readiness_harness.gateways.clients import Reply
 from readiness_harness.gateways.events import Delivery, Payment
 from readiness_harness.gateways.simulator import GatewaySimulator
 from readiness_harness.monitoring import alertmanager as am
 from readiness_harness.monitoring import conditions, history, promtool, reviews
 from readiness_harness.monitoring.access import MonitoringAccess
+from readiness_harness.monitoring.drill_evidence import record_drill
 from readiness_harness.monitoring.keymetrics import Measurement, Threshold, Window, delta, key_metric
 from readiness_harness.monitoring.logs import find_delivery, missing_fields
 from readiness_harness.monitoring.prometheus import PrometheusClient
@@ -44,7 +45,7 @@ from readiness_harness.monitoring.rules import (
 )
 from readiness_harness.settings.options import HarnessSettings
 from readiness_harness.target.resolve import REFERENCE_RULES
-from readiness_harness.target.stack import EmbeddedDeployment
+from readiness_harness.target.stack import EmbeddedDeployment, private_folder
 from readiness_harness.target.target import Target
 
 Evidence = Callable[[str, Any], None]
@@ -381,13 +382,13 @@ def _drill_for_key_metric(
     extra: dict[str, Any] = {}
     if monitoring.embedded:
         harness: DrillHarness = request.getfixturevalue("restore_drill")
-        run = harness.passing_drill()
-        assert run.drill.ok, f"this run's restore drill failed:\n{run.drill.stdout[-2000:]}"
+        run = harness.passing_drill(request.getfixturevalue("fleet_host"))
+        assert run.passed, f"this run's restore drill failed:\n{run.drill.stdout[-2000:]}"
         finished = time.time()
         _wait_for(lambda: bool(prometheus.vector("restore_drill_last_run_passed")), SCRAPE_WAIT_S[True])
         time.sleep(2.5)  # two more scrapes, so the window holds samples of this drill only
         start = max(start, finished + 1)
-        extra["this_runs_drill_report"] = str(run.drill.report_path)
+        extra["this_runs_drill_report"] = (run.report or {}).get("report_file")
     history_file: Path = monitoring.target.require("drill_history")
     records = history.since(
         history.load_history(history_file), datetime.now(UTC) - timedelta(days=DRILL_HISTORY_DAYS)
@@ -522,7 +523,7 @@ def review_sources(
         sources.security_report = Path(target.provided["security_report"])
     if target.embedded:
         harness: DrillHarness = request.getfixturevalue("restore_drill")
-        sources.backup_dir = harness.passing_drill().backup_dir
+        sources.backup_dir = Path(harness.passing_drill(request.getfixturevalue("fleet_host")).backup_dir)
         deployment = target.servers
         if isinstance(deployment, EmbeddedDeployment) and deployment.error_sink is not None:
             sources.error_reports = deployment.error_sink.reports
@@ -844,12 +845,16 @@ def _failed_drill(
             "drill the harness runs: make a drill fail on the target and watch RestoreDrillFailed by hand"
         )
     harness: DrillHarness = request.getfixturevalue("restore_drill")
+    host = request.getfixturevalue("fleet_host")
     started = time.time()
-    run: DrillRun = harness.drill_on_damaged_backup("corrupted")
-    assert not run.drill.ok, "the drill on a corrupted backup passed: it cannot make RestoreDrillFailed real"
-    folder = run.backup_dir / "reports"
-    textfiles = sorted(folder.glob("*.prom"))
-    assert textfiles, f"the failed drill wrote no node_exporter textfile (<host>.prom) in {folder}"
+    run: HostRun = harness.drill_on_damaged_backup(host, "corrupted")
+    assert not run.passed, "the drill on a corrupted backup passed: it cannot make RestoreDrillFailed real"
+    # The damaged drill's folder is gone with its run: its report, written again by the
+    # drill's own evidence writer, into a folder a node_exporter of the embedded monitoring reads.
+    folder = private_folder("readiness-failed-drill-")
+    request.addfinalizer(lambda: shutil.rmtree(folder, ignore_errors=True))
+    textfiles = record_drill(folder, run.drill_host, run.report)
+    assert textfiles, f"the drill's evidence writer wrote no textfile in {folder}"
     instance = monitoring.stack().watch_textfiles(folder, {"drill": "corrupted-backup"})
     yield conditions.ActiveCondition(
         "a restore drill on a corrupted backup",
@@ -940,20 +945,38 @@ def _(
 
 
 @when("the infrastructure verification playbook runs", target_fixture="verify_run")
-def _(restore_drill: DrillHarness, drill_run: DrillRun) -> PlaybookRun:
-    return run_playbook("verify_infra", restore_drill.env(drill_run.backup_dir))
+def _(restore_drill: DrillHarness, drill_run: HostRun) -> PlaybookRun:
+    return restore_drill.verify_infra()
 
 
 @then("it finds PostgreSQL and Redis answering and the backup folder private")
-def _(verify_run: PlaybookRun, infra_host: Any, drill_run: DrillRun) -> None:
-    assert verify_run.ok, f"verify_infra failed:\n{verify_run.stdout[-3000:]}"
-    assert infra_host.file(str(drill_run.backup_dir)).mode == 0o700
+def _(verify_run: PlaybookRun, infra_host: Any, drill_run: HostRun) -> None:
+    host = drill_run.host.name
+    assert verify_run.recap(host).get("ok", 0) > 0, f"verify_infra did not run on {host}"
+    assert verify_run.recap(host).get("failures", 0) == 0, (
+        f"verify_infra failed on {host}:\n{verify_run.stdout[-3000:]}"
+    )
+    folder = infra_host.file(drill_run.backup_dir)
+    assert folder.is_directory and folder.mode == 0o700, f"{folder.path} has mode {oct(folder.mode)}"
 
 
 @then("no more backups are kept than the inventory's retention allows")
-def _(drill_run: DrillRun, verify_run: PlaybookRun, pytestconfig: Any) -> None:
-    inventory = yaml.safe_load((pytestconfig.rootpath / "inventory" / "local.yml").read_text())
-    retention = int(inventory["all"]["vars"]["readiness_backup_retention"])
-    backups = sorted(drill_run.backup_dir.glob("backup_*.pgc"))
-    assert 1 <= len(backups) <= retention, [path.name for path in backups]
-    assert verify_run.ok
+def _(restore_drill: DrillHarness, drill_run: HostRun) -> None:
+    retention = restore_drill.retention(drill_run.host)
+    backups = restore_drill.backups_in(drill_run.host, drill_run.backup_dir)
+    assert 1 <= len(backups) <= retention, (
+        f"{len(backups)} backups in {drill_run.backup_dir} on {drill_run.host.name}, "
+        f"retention {retention}: {backups}"
+    )
+
+
+@then("a backup run prunes a folder holding more old backups than the retention down to the retention")
+def _(restore_drill: DrillHarness, drill_run: HostRun) -> None:
+    retention = restore_drill.retention(drill_run.host)
+    before, after, run = restore_drill.pruning_run(drill_run.host)
+    assert run.ok, f"the backup failed on {drill_run.host.name}:\n{run.stdout[-3000:]}"
+    assert len(before) > retention, before
+    assert len(after) == retention, f"kept {len(after)} of {len(before) + 1}, retention {retention}: {after}"
+    new = set(after) - set(before)
+    assert len(new) == 1, f"the new backup is not among the kept ones: {after}"
+    assert set(after) - new == set(before[-(retention - 1) :]), "pruning did not remove the oldest backups"

@@ -11,7 +11,6 @@ receiver the routing tree names, with its labels, summary and runbook link.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from monitoring_kit import wait_until
 
 from readiness_harness.gateways.simulator import GatewaySimulator
 from readiness_harness.monitoring import conditions
+from readiness_harness.monitoring.drill_evidence import record_drill
 from readiness_harness.monitoring.embedded import EmbeddedMonitoring
 from readiness_harness.monitoring.receiver import Notification
 from readiness_harness.monitoring.rules import AlertRule, parse_duration, runbook_problems
@@ -154,20 +154,20 @@ def test_latency_pages_beyond_10_seconds_not_at_8(
 
 
 def _write_textfile(folder: Path, passed: bool, host: str = "db-1") -> None:
-    """What the restore drill writes for node_exporter (`<host>.prom`, renamed into place)."""
-    now = time.time()
-    body = "".join(
-        f'# TYPE {name} gauge\n{name}{{host="{host}"}} {value}\n'
-        for name, value in (
-            ("restore_drill_last_run_passed", 1 if passed else 0),
-            ("restore_drill_last_success_timestamp_seconds", now if passed else now - 86400),
-            ("restore_drill_last_rto_seconds", 42.5),
-            ("restore_drill_last_rpo_seconds", 3600.0),
-        )
-    )
-    staging = folder / f".{host}.prom.tmp"
-    staging.write_text(body)
-    os.replace(staging, folder / f"{host}.prom")
+    """What the restore drill writes for node_exporter (`<host>.prom`), written by the
+    drill's own evidence writer from a drill report."""
+    finished = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    report = {
+        "passed": passed,
+        "host": host,
+        "finished_at": finished,
+        "rto_seconds": 42.5,
+        "rpo_seconds": 3600.0,
+        "counts": {"cards": 500, "purchases": 100, "artists": 50},
+        "backup": {"name": "backup_20261201_050001.pgc"},
+        "failure": None if passed else {"check": "verify_backup", "reason": "sha256 mismatch"},
+    }
+    record_drill(folder, host, report)
 
 
 def test_a_failed_drill_opens_a_ticket(monitoring: EmbeddedMonitoring, textfile_dir: Path) -> None:
