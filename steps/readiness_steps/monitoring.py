@@ -43,8 +43,9 @@ from readiness_harness.monitoring.rules import (
     parse_duration,
     runbook_problems,
 )
+from readiness_harness.monitoring.security_scan import scan_reference_service
 from readiness_harness.settings.options import HarnessSettings
-from readiness_harness.target.resolve import REFERENCE_RULES
+from readiness_harness.target.resolve import EMBEDDED_SCAN, REFERENCE_RULES
 from readiness_harness.target.stack import EmbeddedDeployment, private_folder
 from readiness_harness.target.target import Target
 
@@ -520,7 +521,12 @@ def review_sources(
     if target.has("drill_history"):
         sources.drill_dir = Path(target.provided["drill_history"]).parent
     if target.has("security_report"):
-        sources.security_report = Path(target.provided["security_report"])
+        report = target.provided["security_report"]
+        if report == EMBEDDED_SCAN:
+            folder = private_folder("readiness-security-scan-")
+            request.addfinalizer(lambda: shutil.rmtree(folder, ignore_errors=True))
+            report = scan_reference_service(folder)
+        sources.security_report = Path(report)
     if target.embedded:
         harness: DrillHarness = request.getfixturevalue("restore_drill")
         sources.backup_dir = Path(harness.passing_drill(request.getfixturevalue("fleet_host")).backup_dir)

@@ -47,7 +47,7 @@ def test_weekly_on_the_embedded_default_reports_every_review_with_plots(tmp_path
     assert [check["name"] for check in report["checks"]] == list(WEEKLY_REVIEWS)
     statuses = {check["name"]: check["status"] for check in report["checks"]}
     assert statuses["restore drill results"] == "ok" and statuses["performance metrics"] == "ok"
-    assert statuses["security scan results"] == "not measured"
+    assert statuses["security scan results"] == "ok", "bandit over the reference service: no open finding"
     plots = sorted(path.name.split("_", 2)[-1] for path in (tmp_path / "out").glob("weekly_*.svg"))
     assert plots == [
         "drill_rpo.svg",
@@ -59,6 +59,7 @@ def test_weekly_on_the_embedded_default_reports_every_review_with_plots(tmp_path
     markdown = next((tmp_path / "out").glob("weekly_*.md")).read_text()
     assert "![drill_rto.svg](weekly_" in markdown
     assert "synthetic traffic" in markdown, "the report says the job made its own traffic"
+    assert "bandit over reference_service" in markdown, "and that it ran the security scan itself"
     assert "no breach" in result.stdout
 
 

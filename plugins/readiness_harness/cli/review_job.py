@@ -142,6 +142,7 @@ def embedded_sources(args: argparse.Namespace, kind: str) -> Iterator[tuple[Any,
     from readiness_harness.monitoring.logs import FileLogs
     from readiness_harness.monitoring.reviews import Sources
     from readiness_harness.monitoring.rules import load_rule_files
+    from readiness_harness.monitoring.security_scan import scan_reference_service
     from readiness_harness.settings.options import GATEWAY_NAMES
     from readiness_harness.target.embedded import pg_bin_dir_for_wheel
     from readiness_harness.target.resolve import REFERENCE_RULES
@@ -207,6 +208,13 @@ def embedded_sources(args: argparse.Namespace, kind: str) -> Iterator[tuple[Any,
                 },
             )
             done["backup"] = f"playbooks/backup.yml {'passed' if run.ok else f'FAILED (exit {run.rc})'}"
+        security_report = Path(args.security_report) if getattr(args, "security_report", None) else None
+        if kind == "weekly" and security_report is None:
+            _print(f"[{kind}] scanning the reference service's code with bandit (the security review)")
+            scan_folder = private_folder("readiness-security-scan-")
+            stack.callback(shutil.rmtree, scan_folder, ignore_errors=True)
+            security_report = scan_reference_service(scan_folder)
+            done["security scan"] = "bandit over reference_service/, run by the job (pip-audit runs in CI)"
         sources = Sources(
             prometheus=monitoring.prometheus(),
             jobs="cardpack",
@@ -214,7 +222,7 @@ def embedded_sources(args: argparse.Namespace, kind: str) -> Iterator[tuple[Any,
             drill_dir=drill_dir,
             backup_dir=backup_dir,
             backup_retention=args.backup_retention,
-            security_report=Path(args.security_report) if getattr(args, "security_report", None) else None,
+            security_report=security_report,
             status=lambda: _status(client.get("/status")),
             alertmanager=monitoring.alertmanager(),
             capacity_rps=getattr(args, "capacity_rps", None),

@@ -26,6 +26,8 @@ REFERENCE_RULES = PROJECT_ROOT / "reference_service" / "monitoring"
 """The reference deployment's alerting rules and their promtool tests."""
 REFERENCE_DRILL_WORKFLOW = PROJECT_ROOT / ".github" / "workflows" / "restore.yml"
 """The reference deployment's weekly restore-drill workflow."""
+EMBEDDED_SCAN = "bandit over the reference service's code, run when the weekly review needs it"
+"""What the embedded default provides as its security report (monitoring.security_scan)."""
 EMBEDDED_MONITORING = "the embedded Prometheus and Alertmanager (started on first use)"
 """What the embedded default provides for `prometheus` and `alertmanager`: the monitoring
 room's session fixture starts them when a line first needs them."""
@@ -52,7 +54,7 @@ def embedded_target(settings: HarnessSettings, deployment: EmbeddedDeployment) -
         "alertmanager": EMBEDDED_MONITORING,
         "logs": deployment.log_file,
         "drill_history": settings.path("drill_history") or settings.reports_dir / "drill" / "history.jsonl",
-        "security_report": settings.path("security_report"),
+        "security_report": settings.path("security_report") or EMBEDDED_SCAN,
         "outages": Outages(EmbeddedOutageControl(deployment)),
         "paypal_signing": deployment.sandbox,
         "admin": True,
