@@ -66,6 +66,7 @@ pytest_plugins = (
     "readiness_harness.drill.fixtures",
     "readiness_harness.load.fixtures",
     "readiness_harness.report.redaction",
+    "readiness_harness.monitoring.fixtures",
 )
 
 SETTINGS_KEY = pytest.StashKey[HarnessSettings]()

@@ -26,6 +26,11 @@ REFERENCE_RULES = PROJECT_ROOT / "reference_service" / "monitoring"
 """The reference deployment's alerting rules and their promtool tests."""
 REFERENCE_DRILL_WORKFLOW = PROJECT_ROOT / ".github" / "workflows" / "restore.yml"
 """The reference deployment's weekly restore-drill workflow."""
+EMBEDDED_SCAN = "bandit over the reference service's code, run when the weekly review needs it"
+"""What the embedded default provides as its security report (monitoring.security_scan)."""
+EMBEDDED_MONITORING = "the embedded Prometheus and Alertmanager (started on first use)"
+"""What the embedded default provides for `prometheus` and `alertmanager`: the monitoring
+room's session fixture starts them when a line first needs them."""
 STATUS_TIMEOUT_S = 10.0
 
 
@@ -45,6 +50,11 @@ def embedded_target(settings: HarnessSettings, deployment: EmbeddedDeployment) -
         "alert_rules": REFERENCE_RULES,
         "rule_files": REFERENCE_RULES,
         "drill_workflow": REFERENCE_DRILL_WORKFLOW,
+        "prometheus": EMBEDDED_MONITORING,
+        "alertmanager": EMBEDDED_MONITORING,
+        "logs": deployment.log_file,
+        "drill_history": settings.path("drill_history") or settings.reports_dir / "drill" / "history.jsonl",
+        "security_report": settings.path("security_report") or EMBEDDED_SCAN,
         "outages": Outages(EmbeddedOutageControl(deployment)),
         "paypal_signing": deployment.sandbox,
         "admin": True,
@@ -121,12 +131,16 @@ def deployed_target(settings: HarnessSettings, sandbox: PayPalSandbox | None) ->
         "alert_rules": settings.path("alert_rules") or settings.text("prometheus_url"),
         "rule_files": settings.path("alert_rules"),
         "prometheus": settings.text("prometheus_url"),
+        "alertmanager": settings.text("alertmanager_url"),
+        "logs": settings.text("loki_url"),
+        "drill_history": settings.path("drill_history"),
+        "security_report": settings.path("security_report"),
         "drill_workflow": settings.path("drill_workflow"),
         "paypal_signing": sandbox,
         "admin": True if settings.secrets.given("ADMIN_TOKEN") else None,
     }
     missing: dict[str, str] = {}
-    for name in ("alert_rules", "rule_files", "drill_workflow"):
+    for name in ("alert_rules", "rule_files", "drill_workflow", "drill_history", "security_report"):
         path = provided[name]
         if isinstance(path, Path) and not path.exists():
             raise TargetUsageError(

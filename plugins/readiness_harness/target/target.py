@@ -43,6 +43,10 @@ CAPABILITIES: dict[str, Capability] = {
         Capability("alert_rules", "the target's alerting rules", ("--alert-rules", "--prometheus-url")),
         Capability("rule_files", "the target's rule files and their promtool tests", ("--alert-rules",)),
         Capability("prometheus", "the target's Prometheus", ("--prometheus-url",)),
+        Capability("alertmanager", "the target's Alertmanager", ("--alertmanager-url",)),
+        Capability("logs", "the target's aggregated logs", ("--loki-url",)),
+        Capability("drill_history", "the restore drill's history (history.jsonl)", ("--drill-history",)),
+        Capability("security_report", "the target's newest security scan report", ("--security-report",)),
         Capability("drill_workflow", "the target's scheduled restore-drill workflow", ("--drill-workflow",)),
         Capability(
             "outages",
