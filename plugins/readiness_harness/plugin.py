@@ -58,7 +58,14 @@ pytest_plugins = (
     "readiness_steps.prelaunch",
     "readiness_steps.restore_drill",
     "readiness_steps.monitoring",
+    "readiness_steps.workflows",
+    "readiness_steps.security_scan",
+    "readiness_steps.infrastructure",
+    "readiness_steps.documentation",
+    "readiness_steps.testing",
     "readiness_harness.drill.fixtures",
+    "readiness_harness.evidence.fixtures",
+    "readiness_harness.target.fixtures",
 )
 
 SETTINGS_KEY = pytest.StashKey[HarnessSettings]()

@@ -7,7 +7,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from readiness_harness.cli import check, drill, paypal, report, serve
+from readiness_harness.cli import check, drill, paypal, report, security_scan, serve, signoffs
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,6 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     drill.add_parser(commands)
     report.add_parser(commands)
     paypal.add_parser(commands)
+    security_scan.add_parser(commands)
+    signoffs.add_parser(commands)
     return parser
 
 
