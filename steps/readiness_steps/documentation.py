@@ -84,7 +84,7 @@ def _(runbook_rules: tuple[list[AlertRule], Path]) -> None:
 @then("every runbook_url leads to a page of the repository, to a heading that exists")
 def _(runbook_rules: tuple[list[AlertRule], Path], record_evidence: Callable[[str, Any], None]) -> None:
     rules, repository = runbook_rules
-    pages = {rule.alert: docs.runbook_page(rule.runbook_url, repository) for rule in rules}
+    pages = {rule.alert: docs.runbook_page(rule.runbook_url, repository, rule.folder) for rule in rules}
     record_evidence("runbooks", {alert: page.url for alert, page in pages.items()})
     broken = [f"{alert}: {page.url} ({page.problem})" for alert, page in pages.items() if page.problem]
     assert not broken, f"{len(broken)} runbook link(s) lead nowhere: " + "; ".join(broken[:5])
@@ -97,9 +97,9 @@ def _(runbook_rules: tuple[list[AlertRule], Path], record_evidence: Callable[[st
     named: dict[str, str] = {}
     silent = []
     for rule in rules:
-        page = docs.runbook_page(rule.runbook_url, repository)
+        page = docs.runbook_page(rule.runbook_url, repository, rule.folder)
         assert page.path is not None, f"{rule.alert}: {page.problem}"
-        text = docs.normalized(page.path.read_text(encoding="utf-8", errors="replace"))
+        text = docs.normalized(page.text())
         found = next((original for line, original in lines.items() if line in text), None)
         if found is None:
             silent.append(f"{rule.alert} ({page.path.name})")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from readiness_harness.paths import PROJECT_ROOT
 
@@ -120,3 +121,115 @@ def load_map(path: Path = CHECKLIST_MAP) -> list[MapRow]:
             MapRow(section, text, tuple(_selector(m) for m in _SELECTOR.finditer(carried)), scenarios, number)
         )
     return rows
+
+
+@dataclass(frozen=True)
+class IndexedScenario:
+    name: str
+    feature_file: str
+    examples: tuple[dict[str, str], ...]
+    """The rows of its Examples tables (empty for a plain scenario)."""
+
+    def has_example(self, wanted: dict[str, str]) -> bool:
+        return any(all(row.get(key) == value for key, value in wanted.items()) for row in self.examples)
+
+
+def scenario_index(features_dir: Path) -> dict[str, list[IndexedScenario]]:
+    """Every scenario tag of the feature files -> the scenarios that carry it."""
+    from pytest_bdd.feature import get_feature
+
+    index: dict[str, list[IndexedScenario]] = {}
+    for path in sorted(features_dir.rglob("*.feature")):
+        feature = get_feature(str(path.parent), path.name)
+        for scenario in feature.scenarios.values():
+            rows = tuple(
+                {str(k): str(v) for k, v in row.items()}
+                for examples in scenario.examples
+                for row in examples.as_contexts()
+            )
+            for tag in scenario.tags:
+                index.setdefault(tag, []).append(IndexedScenario(scenario.name, path.name, rows))
+    return index
+
+
+def map_problems(
+    items: list[ChecklistItem],
+    rows: list[MapRow],
+    index: dict[str, list[IndexedScenario]],
+    pending: dict[str, str],
+) -> list[str]:
+    """Everything that makes the map untrue (empty when it is true): a line without a row,
+    a row for no line, a row naming nothing, a tag or example that does not exist (tags in
+    `pending`, other branches', excepted), a scenario title that is not the feature's."""
+    problems = []
+    keyed = {(row.section, row.text): row for row in rows}
+    lines = {(item.where, item.text) for item in items}
+    for item in items:
+        if (item.where, item.text) not in keyed:
+            problems.append(f"no row for the line {item.text!r} ({item.where})")
+    for row in rows:
+        where = f"{CHECKLIST_MAP.name}:{row.line_number}"
+        if (row.section, row.text) not in lines:
+            problems.append(
+                f"{where}: a row for {row.text!r} ({row.section}), which the checklist does not have"
+            )
+        if not row.selectors:
+            problems.append(f"{where}: {row.text!r} names no scenario (`@tag`)")
+        expected: list[str] = []
+        for selector in row.selectors:
+            scenarios = index.get(selector.tag)
+            if scenarios is None:
+                if selector.tag in pending:
+                    expected.append(f"pending: the {pending[selector.tag]} branch")
+                else:
+                    problems.append(f"{where}: no scenario is tagged @{selector.tag}")
+                continue
+            expected += [scenario.name for scenario in scenarios]
+            if selector.example is not None and not any(s.has_example(selector.example) for s in scenarios):
+                problems.append(f"{where}: no example {selector} among {[s.name for s in scenarios]}")
+        shown = " / ".join(dict.fromkeys(expected))
+        if row.selectors and row.scenarios.replace("\\<", "<") != shown:
+            problems.append(
+                f"{where}: the scenario column says {row.scenarios!r}, the feature files {shown!r}"
+            )
+    if len(keyed) != len(rows):
+        problems.append("a checklist line has more than one row")
+    return problems
+
+
+GOOD_STATES = ("verified", "attested")
+
+
+def row_states(row: MapRow, lines: list[dict[str, Any]]) -> list[str]:
+    """The states, in a readiness.json's `lines`, of what a map row names: each line
+    carrying a tag, or each matching example; `absent` for a selector nothing matches."""
+    states: list[str] = []
+    for selector in row.selectors:
+        carrying = [line for line in lines if selector.tag in line.get("tags", [])]
+        if not carrying:
+            states.append("absent")
+            continue
+        for line in carrying:
+            if selector.example is None:
+                states.append(str(line.get("state")))
+                continue
+            wanted = selector.example
+            matched = [
+                example
+                for example in line.get("examples", [])
+                if all(str(example.get("params", {}).get(k)) == v for k, v in wanted.items())
+            ]
+            states += [str(example.get("state")) for example in matched] or ["absent"]
+    return states
+
+
+def row_state(states: list[str]) -> str:
+    """One state for a checklist line from its scenarios' (the worst one wins; not
+    applicable examples count only when nothing else does)."""
+    counted = [state for state in states if state != "not applicable"] or states
+    for worst in ("failed", "absent", "not measured", "waived"):
+        if worst in counted:
+            return worst
+    if counted and all(state in GOOD_STATES for state in counted):
+        return "attested" if all(state == "attested" for state in counted) else "verified"
+    return counted[0] if counted else "absent"

@@ -7,7 +7,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from readiness_harness.cli import check, drill, paypal, report, security_scan, serve, signoffs
+from readiness_harness.cli import check, checklist_map, drill, paypal, report, security_scan, serve, signoffs
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     paypal.add_parser(commands)
     security_scan.add_parser(commands)
     signoffs.add_parser(commands)
+    checklist_map.add_parser(commands)
     return parser
 
 

@@ -29,6 +29,8 @@ class AlertRule:
     alert: str
     annotations: Mapping[str, str]
     source: str
+    folder: Path | None = None
+    """The rule file's folder (a relative runbook_url may be relative to it)."""
 
     @property
     def runbook_url(self) -> str:
@@ -49,7 +51,7 @@ def _from_files(path: Path) -> list[AlertRule]:
             for rule in (group or {}).get("rules") or []:
                 if isinstance(rule, dict) and rule.get("alert"):
                     annotations = {str(k): str(v) for k, v in (rule.get("annotations") or {}).items()}
-                    rules.append(AlertRule(str(rule["alert"]), annotations, file.name))
+                    rules.append(AlertRule(str(rule["alert"]), annotations, file.name, file.parent))
     return rules
 
 

@@ -26,11 +26,11 @@ _FENCE = re.compile(
 )
 # Flowchart node shapes: id[label] id(label) id([label]) id[(label)] id((label)) id{label}
 # id{{label}} id[/label/] id[\label\] id>label] ; the label may be quoted.
+_OPEN = r"(?:\[\[|\[\(|\(\[|\(\(|\{\{|\[/|\[\\|\[|\(|\{|>)"
+_CLOSE = r"(?:\]\]|\)\]|\]\)|\)\)|\}\}|/\]|\\\]|\]|\)|\})"
 _NODE = re.compile(
-    r"(?:^|[\s;&>-])(?P<id>[A-Za-z_][\w.-]*)\s*"
-    r"(?:\[\[|\[\(|\(\[|\(\(|\{\{|\[/|\[\\|\[|\(|\{|>)"
-    r"\s*\"?(?P<label>[^\]\)\}\"\n]+?)\"?\s*"
-    r"(?:\]\]|\)\]|\]\)|\)\)|\}\}|/\]|\\\]|\]|\)|\})"
+    r"(?:^|[\s;&>-])(?P<id>[A-Za-z_][\w.-]*)\s*" + _OPEN + r"\s*"
+    r"(?:\"(?P<quoted>[^\"\n]*)\"|(?P<label>[^\]\)\}\"\n]+?))\s*" + _CLOSE
 )
 _SUBGRAPH = re.compile(r"^\s*subgraph\s+(?P<rest>.+?)\s*$", re.MULTILINE)
 _PARTICIPANT = re.compile(r"^\s*(?:participant|actor)\s+(?P<rest>.+?)\s*$", re.MULTILINE)
@@ -39,6 +39,7 @@ _C4 = re.compile(
     r"(?:_Ext)?\s*\(\s*[\w.-]+\s*,\s*\"(?P<label>[^\"]+)\""
 )
 _HEADING = re.compile(r"^#{1,6}\s+(?P<title>.+?)\s*#*\s*$", re.MULTILINE)
+_HEADING_LEVEL = re.compile(r"^(?P<hashes>#{1,6})\s+(?P<title>.+?)\s*#*\s*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def diagram_labels(block: str) -> set[str]:
         if stripped.startswith("%%"):
             continue
         for match in _NODE.finditer(" " + stripped):
-            labels.add(_unquote_label(match["label"]))
+            labels.add(_unquote_label(match["quoted"] if match["quoted"] is not None else match["label"]))
     for match in _SUBGRAPH.finditer(block):
         rest = match["rest"]
         titled = re.search(r"\[\s*\"?([^\]\"]+)\"?\s*\]", rest)
@@ -143,8 +144,34 @@ class RunbookPage:
     problem: str | None
     """Why the URL does not lead to a page of the repository (None when it does)."""
 
+    def text(self) -> str:
+        """The page, or only its section under the anchor's heading."""
+        if self.path is None:
+            return ""
+        markdown = self.path.read_text(encoding="utf-8", errors="replace")
+        return section(markdown, self.anchor) if self.anchor else markdown
 
-def runbook_page(url: str, repository: Path) -> RunbookPage:
+
+def section(markdown: str, anchor: str) -> str:
+    """The text under the heading whose slug is `anchor`, up to the next heading of the
+    same or a higher level (empty when there is no such heading)."""
+    matches = list(_HEADING_LEVEL.finditer(markdown))
+    for index, match in enumerate(matches):
+        if slug(match["title"]) != anchor.lower():
+            continue
+        level = len(match["hashes"])
+        end = len(markdown)
+        for later in matches[index + 1 :]:
+            if len(later["hashes"]) <= level:
+                end = later.start()
+                break
+        return markdown[match.start() : end]
+    return ""
+
+
+def runbook_page(url: str, repository: Path, base: Path | None = None) -> RunbookPage:
+    """The page `url` points at: a github.com blob URL, or a path relative to `base` (the
+    rule file's folder, when the rules came from files) or else to the repository."""
     parts = urlsplit(url.strip())
     anchor = unquote(parts.fragment) or None
     if parts.scheme in ("http", "https"):
@@ -154,19 +181,25 @@ def runbook_page(url: str, repository: Path) -> RunbookPage:
                 url, None, anchor, "not a page of the repository (a path, or a github.com blob URL)"
             )
         relative = unquote(found["path"])
+        candidates = [repository / relative]
     elif parts.scheme or parts.netloc:
         return RunbookPage(url, None, anchor, f"unsupported scheme {parts.scheme!r}")
     else:
-        relative = unquote(parts.path).lstrip("/")
-    path = (repository / relative).resolve()
-    if not path.is_relative_to(repository.resolve()):
-        return RunbookPage(url, None, anchor, "points outside the repository")
-    if not path.is_file():
-        return RunbookPage(url, path, anchor, f"{relative} does not exist in the repository")
+        relative = unquote(parts.path)
+        candidates = [repository / relative.lstrip("/")]
+        if base is not None and not relative.startswith("/"):
+            candidates.insert(0, base / relative)
+    root = repository.resolve()
+    for candidate in candidates:
+        path = candidate.resolve()
+        if path.is_file() and path.is_relative_to(root):
+            break
+    else:
+        return RunbookPage(url, None, anchor, f"{relative} is not a file of the repository")
     if anchor is not None:
         slugs = {slug(title) for title in headings(path.read_text(encoding="utf-8", errors="replace"))}
         if anchor.lower() not in slugs:
-            return RunbookPage(url, path, anchor, f"{relative} has no heading for #{anchor}")
+            return RunbookPage(url, path, anchor, f"{path.name} has no heading for #{anchor}")
     return RunbookPage(url, path, anchor, None)
 
 

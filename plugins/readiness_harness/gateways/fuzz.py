@@ -11,10 +11,12 @@ is named, but accepted captures do create purchases for made-up payments.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import requests
 
 from readiness_harness.gateways.events import GatewayName, Signer
 from readiness_harness.target.target import Target
@@ -59,10 +61,35 @@ def _send(case: Any, target: Target, signer: Signer, client: httpx.Client) -> tu
     return answer.status_code, answer.text
 
 
+def _fuzz_operation(
+    operation: Any, per_operation: int, run: FuzzRun, send: Callable[[Any], tuple[int, str]]
+) -> None:
+    from hypothesis import HealthCheck, given, settings
+
+    label = f"{operation.method.upper()} {operation.path}"
+
+    @given(case=operation.as_strategy())
+    @settings(
+        max_examples=per_operation, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
+    def one(case: Any) -> None:
+        run.cases += 1
+        run.by_operation[label] = run.by_operation.get(label, 0) + 1
+        try:
+            status, text = send(case)
+        except (httpx.HTTPError, requests.RequestException) as exc:
+            run.server_errors.append(f"{label}: no answer ({type(exc).__name__}: {exc})")
+            return
+        run.statuses[status] = run.statuses.get(status, 0) + 1
+        if status >= 500:
+            run.server_errors.append(f"{label} -> {status}: {text[:200]}")
+
+    one()
+
+
 def fuzz(target: Target, schema_document: dict[str, Any], per_operation: int) -> FuzzRun:
     """`per_operation` generated requests for every operation of the document."""
     import schemathesis
-    from hypothesis import HealthCheck, given, settings
     from schemathesis.core.result import Ok
 
     schema = schemathesis.openapi.from_dict(schema_document)
@@ -75,28 +102,5 @@ def fuzz(target: Target, schema_document: dict[str, Any], per_operation: int) ->
                     f"the API document has an operation schemathesis cannot read: {result.err()}"
                 )
                 continue
-            operation = result.ok()
-            label = f"{operation.method.upper()} {operation.path}"
-
-            @given(case=operation.as_strategy())
-            @settings(
-                max_examples=per_operation,
-                deadline=None,
-                database=None,
-                derandomize=False,
-                suppress_health_check=list(HealthCheck),
-            )
-            def one(case: Any, label: str = label) -> None:
-                run.cases += 1
-                run.by_operation[label] = run.by_operation.get(label, 0) + 1
-                try:
-                    status, text = _send(case, target, signer, client)
-                except httpx.HTTPError as exc:
-                    run.server_errors.append(f"{label}: no answer ({type(exc).__name__}: {exc})")
-                    return
-                run.statuses[status] = run.statuses.get(status, 0) + 1
-                if status >= 500:
-                    run.server_errors.append(f"{label} -> {status}: {text[:200]}")
-
-            one()
+            _fuzz_operation(result.ok(), per_operation, run, lambda case: _send(case, target, signer, client))
     return run
