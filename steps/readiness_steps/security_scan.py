@@ -19,6 +19,9 @@ from readiness_harness.checklist.outcomes import not_measured
 from readiness_harness.evidence.security_report import (
     SecurityReport,
     SecurityReportError,
+    age_problem,
+    analysis_problems,
+    judge_audit,
     load_security_report,
     load_vulnerability_waivers,
 )
@@ -62,12 +65,8 @@ def _(
 
 @then(parsers.parse("the scan finished at most {days:d} days ago"))
 def _(security_report: SecurityReport, days: int) -> None:
-    age = datetime.now(UTC) - security_report.finished_at
-    assert age.total_seconds() <= days * 86400, (
-        f"the security scan in {security_report.folder} finished {age.days} days ago "
-        f"({security_report.finished_at:%Y-%m-%d}, from {security_report.age_source}); at most {days} "
-        "days are accepted: scan again"
-    )
+    problem = age_problem(security_report, days, datetime.now(UTC))
+    assert problem is None, problem
 
 
 @then(
@@ -89,14 +88,8 @@ def _(security_report: SecurityReport, severity: str, record_evidence: Callable[
             "findings": [str(finding) for finding in analysis.findings],
         },
     )
-    assert not analysis.errors, (
-        f"bandit could not analyse {len(analysis.errors)} file(s): {analysis.errors[:3]}"
-    )
-    blocking = analysis.at_least(severity)
-    assert not blocking, (
-        f"bandit found {len(blocking)} issue(s) of {severity} severity or above: "
-        + "; ".join(str(finding) for finding in blocking[:5])
-    )
+    problems = analysis_problems(analysis, severity)
+    assert not problems, "; ".join(problems)
 
 
 @then("the dependency audit checked every dependency and found no known vulnerability that is not waived")
@@ -113,35 +106,15 @@ def _(
         waivers = load_vulnerability_waivers(readiness_settings.waivers_file)
     except SecurityReportError as exc:
         raise AssertionError(str(exc)) from exc
-    today = date.today()
-    waived, open_, expired = [], [], []
-    for vulnerability in audit.vulnerabilities:
-        covering = [waiver for waiver in waivers if waiver.covers(vulnerability)]
-        valid = [waiver for waiver in covering if waiver.expires >= today]
-        if valid:
-            waived.append(f"{vulnerability} (waived by {valid[0].owner} until {valid[0].expires})")
-        else:
-            open_.append(str(vulnerability))
-            if covering:
-                expired.append(f"{vulnerability.id} (waiver expired {covering[0].expires})")
+    verdict = judge_audit(audit, waivers, date.today())
     record_evidence(
         "dependency_audit",
         {
             "report": audit.path.name,
             "dependencies": len(audit.audited),
-            "skipped": [f"{name}: {why}" for name, why in audit.skipped][:20],
+            "skipped": list(verdict.skipped[:20]),
             "vulnerabilities": [str(v) for v in audit.vulnerabilities],
-            "waived": waived,
+            "waived": list(verdict.waived),
         },
     )
-    assert not audit.skipped, (
-        f"the dependency audit could not check {len(audit.skipped)} of "
-        f"{len(audit.skipped) + len(audit.audited)} dependencies (first: {audit.skipped[0][1]}): "
-        "a dependency nobody checked is not known to be safe"
-    )
-    assert not open_, (
-        f"{len(open_)} known vulnerabilit{'y' if len(open_) == 1 else 'ies'}: "
-        + "; ".join(open_[:5])
-        + (f"; expired waivers: {', '.join(expired)}" if expired else "")
-        + ": upgrade, or waive each by id (waivers file, vulnerabilities:)"
-    )
+    assert not verdict.problems, "; ".join(verdict.problems)

@@ -243,3 +243,69 @@ def load_vulnerability_waivers(path: Path) -> list[VulnerabilityWaiver]:
             VulnerabilityWaiver(str(entry["id"]), str(entry["reason"]), str(entry["owner"]), expires)
         )
     return waivers
+
+
+@dataclass(frozen=True)
+class AuditVerdict:
+    open: tuple[str, ...]
+    """Known vulnerabilities no valid waiver covers."""
+    waived: tuple[str, ...]
+    expired: tuple[str, ...]
+    """Vulnerabilities whose only waiver has expired."""
+    skipped: tuple[str, ...]
+
+    @property
+    def problems(self) -> list[str]:
+        out = []
+        if self.skipped:
+            out.append(
+                f"the dependency audit could not check {len(self.skipped)} dependencies "
+                f"(first: {self.skipped[0]}): a dependency nobody checked is not known to be safe"
+            )
+        if self.open:
+            plural = "y" if len(self.open) == 1 else "ies"
+            expired = f"; expired waivers: {', '.join(self.expired)}" if self.expired else ""
+            out.append(
+                f"{len(self.open)} known vulnerabilit{plural}: {'; '.join(self.open[:5])}{expired}: "
+                "upgrade, or waive each by id (waivers file, vulnerabilities:)"
+            )
+        return out
+
+
+def judge_audit(audit: DependencyAudit, waivers: list[VulnerabilityWaiver], today: date) -> AuditVerdict:
+    waived, open_, expired = [], [], []
+    for vulnerability in audit.vulnerabilities:
+        covering = [waiver for waiver in waivers if waiver.covers(vulnerability)]
+        valid = [waiver for waiver in covering if waiver.expires >= today]
+        if valid:
+            waived.append(f"{vulnerability} (waived by {valid[0].owner} until {valid[0].expires})")
+            continue
+        open_.append(str(vulnerability))
+        if covering:
+            expired.append(f"{vulnerability.id} (waiver expired {covering[0].expires})")
+    skipped = tuple(f"{name}: {why}" for name, why in audit.skipped)
+    return AuditVerdict(tuple(open_), tuple(waived), tuple(expired), skipped)
+
+
+def analysis_problems(analysis: StaticAnalysis, severity: str) -> list[str]:
+    """Why the static analysis does not pass at `severity` (empty when it does)."""
+    out = []
+    if analysis.errors:
+        out.append(f"bandit could not analyse {len(analysis.errors)} file(s): {list(analysis.errors[:3])}")
+    blocking = analysis.at_least(severity)
+    if blocking:
+        out.append(
+            f"bandit found {len(blocking)} issue(s) of {severity.lower()} severity or above: "
+            + "; ".join(str(finding) for finding in blocking[:5])
+        )
+    return out
+
+
+def age_problem(report: SecurityReport, days: int, now: datetime) -> str | None:
+    age = now - report.finished_at
+    if age.total_seconds() <= days * 86400:
+        return None
+    return (
+        f"the security scan in {report.folder} finished {age.days} days ago ({report.finished_at:%Y-%m-%d}, "
+        f"from {report.age_source}); at most {days} days are accepted: scan again"
+    )
