@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 CONNECT_TIMEOUT_S = 5.0
+PRIMARY_PING_PERIOD_S = 10
+"""Redis's default repl-ping-replica-period: how often an idle primary pings its replicas."""
 
 
 class ReplicationReadError(RuntimeError):
@@ -78,10 +80,14 @@ class Replication:
         if self.cluster_state is not None:
             return []
         if self.role == "slave":
-            if self.last_io_seconds is not None and self.last_io_seconds > max_lag_seconds:
+            # A replica sees no offset of its primary, only when it last heard from it; an
+            # idle primary pings its replicas every repl-ping-replica-period (10 s).
+            allowed = max_lag_seconds + PRIMARY_PING_PERIOD_S
+            if self.last_io_seconds is not None and self.last_io_seconds > allowed:
                 return [
-                    f"this replica last heard from its primary {self.last_io_seconds} s ago "
-                    f"(at most {max_lag_seconds} s)"
+                    f"this replica last heard from its primary {self.last_io_seconds} s ago (at most "
+                    f"{allowed} s: {max_lag_seconds} s plus the primary's {PRIMARY_PING_PERIOD_S} s "
+                    "ping period)"
                 ]
             return []
         out = []
