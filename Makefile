@@ -85,8 +85,10 @@ lint: $(STAMP) $(NODE_MODULES)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Tests never write into reports/ (it belongs to `make readiness`): their evidence goes to
+# a temporary folder removed afterwards.
 test: lint typecheck $(PROMTOOL) $(HAPROXY)
-	$(BIN)/pytest
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; READINESS_REPORTS_DIR="$$tmp" $(BIN)/pytest
 
 clean:
 	rm -rf $(VENV) reports allure-results allure-report readiness.json readiness-summary.md

@@ -75,3 +75,43 @@ Feature: Payment gateway delivers packs exactly once
       | stripe   |
       | paypal   |
       | standard |
+
+  @early_refund @severity_critical
+  Scenario Outline: A <gateway> refund that arrives before its capture is kept, and the late capture delivers no live cards
+    Given a new <gateway> payment by user "6" for a "black" pack
+    When the gateway reports the payment as refunded
+    Then the refund is acknowledged
+    When the gateway reports the payment as captured
+    Then every delivery is acknowledged
+    And the purchase is marked refunded with no live cards
+
+    Examples:
+      | gateway  |
+      | stripe   |
+      | paypal   |
+      | standard |
+
+  @processing_latency @severity_critical
+  Scenario Outline: <gateway> payment processing latency is under 5 seconds at the 99th percentile
+    Given the latency goal: 99% of payments processed in under 5 seconds
+    When 200 signed captures of new <gateway> payments are sent, 8 in flight
+    Then the burst meets the goal
+
+    Examples:
+      | gateway  |
+      | stripe   |
+      | paypal   |
+      | standard |
+
+  @processing_success_rate @severity_critical
+  Scenario Outline: <gateway> webhook processing succeeds over 99% of the time with under 0.1% errors
+    Given the success goal: over 99% of webhooks processed successfully and under 0.1% answered with a server error
+    When 400 signed captures of new <gateway> payments are sent, 16 in flight
+    Then the burst meets the goal
+    And every payment of the burst holds exactly one pack of 5 cards
+
+    Examples:
+      | gateway  |
+      | stripe   |
+      | paypal   |
+      | standard |

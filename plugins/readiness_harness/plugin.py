@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import platform
 import signal
+import sys
 from collections.abc import Callable, Generator, Iterator
 from datetime import date
 from pathlib import Path
@@ -26,6 +27,7 @@ from readiness_harness.checklist.recorder import EVIDENCE_PREFIX, ChecklistLine,
 from readiness_harness.gateways.clients import AdminClient, WebhookClient
 from readiness_harness.gateways.simulator import GatewaySimulator
 from readiness_harness.report import allure_evidence
+from readiness_harness.report.allure_lines import rewrite_as_lines
 from readiness_harness.report.signoff import (
     Attestations,
     SignoffFileError,
@@ -58,12 +60,15 @@ pytest_plugins = (
     "readiness_steps.prelaunch",
     "readiness_steps.restore_drill",
     "readiness_steps.monitoring",
+    "readiness_steps.throughput",
+    "readiness_steps.load_testing",
     "readiness_steps.workflows",
     "readiness_steps.security_scan",
     "readiness_steps.infrastructure",
     "readiness_steps.documentation",
     "readiness_steps.testing",
     "readiness_harness.drill.fixtures",
+    "readiness_harness.load.fixtures",
     "readiness_harness.evidence.fixtures",
     "readiness_harness.target.fixtures",
 )
@@ -75,6 +80,7 @@ TARGET_KEY = pytest.StashKey[Target]()
 FINDINGS_KEY = pytest.StashKey[list[Finding]]()
 JANITOR_KEY = pytest.StashKey[contextlib.ExitStack]()
 ABORTED_KEY = pytest.StashKey[str]()
+INTERRUPTED_KEY = pytest.StashKey[bool]()
 
 UNREACHABLE_EXIT = 2
 AFTER_SUITES_TAG = "after_suites"
@@ -116,9 +122,19 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    """Stop what the run started (servers, sandbox, outages undone), also after Ctrl-C."""
     janitor = config.stash.get(JANITOR_KEY, None)
-    if janitor is not None:
-        janitor.close()
+    if janitor is None:
+        return
+    started = config.stash.get(TARGET_KEY, None)
+    janitor.close()
+    if config.stash.get(INTERRUPTED_KEY, False) and started is not None:
+        what = (
+            "the embedded PostgreSQL, Redis, reference service and PayPal sandbox, and removed their folders"
+            if started.embedded
+            else "the PayPal sandbox (if any); started again every part an outage line stopped"
+        )
+        sys.stderr.write(f"readiness: interrupted; stopped {what}\n")
 
 
 def _write_line(config: pytest.Config, text: str) -> None:
@@ -174,6 +190,7 @@ def _resolve_deployed(session: pytest.Session) -> None:
         config.stash[ABORTED_KEY] = str(exc)
         pytest.exit(f"readiness preflight: {exc}", returncode=UNREACHABLE_EXIT)
     except TargetUsageError as exc:
+        config.stash[ABORTED_KEY] = str(exc)
         raise pytest.UsageError(str(exc)) from exc
     _watch_outages(config, target)
     config.stash[TARGET_KEY] = target
@@ -260,8 +277,9 @@ def pytest_runtest_makereport(
     return report
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
+    config.stash[INTERRUPTED_KEY] = exitstatus == pytest.ExitCode.INTERRUPTED
     settings = config.stash[SETTINGS_KEY]
     target = config.stash.get(TARGET_KEY, None)
     shown = "embedded reference service" if settings.embedded else redact_url(settings.target_url or "")
@@ -290,8 +308,13 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
             run=run,
         )
         write(verdict, readiness_json)
+        results = allure_evidence.results_dir(config)
+        if results is not None:
+            rewrite_as_lines(results, judged)
     if config.pluginmanager.has_plugin("readiness-allure"):
-        allure_evidence.finish(config, shown, readiness_json, settings.reports_dir / "drill" / "latest.json")
+        partial = any(not line.selected for line in lines)
+        drill_report = settings.reports_dir / "drill" / "latest.json"
+        allure_evidence.finish(config, shown, readiness_json, drill_report, partial)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -315,6 +338,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
             "drill_workflow",
             "outage_hooks",
             "paypal_sandbox",
+            "load_report",
         )
         if settings.given(name)
     ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pytest_bdd import parsers, then, when
 
-from readiness_harness.gateways.clients import Reply
+from readiness_harness.gateways.clients import AdminClient, Reply
 from readiness_harness.gateways.events import Payment
 from readiness_harness.gateways.simulator import GatewaySimulator
 
@@ -61,3 +61,25 @@ def _(refund_replies: list[Reply], payment: Payment, cards: int) -> None:
     assert reply.body.get("status") == "refunded", reply.body
     assert reply.body.get("payment_id") == payment.payment_id, reply.body
     assert (reply.body.get("result") or {}).get("cards_revoked") == cards, reply.body
+
+
+@then("the refund is acknowledged")
+def _(refund_replies: list[Reply], payment_gateway: GatewaySimulator) -> None:
+    reply = refund_replies[-1]
+    assert reply.ok, (
+        f"the refund answered {reply.status_code}: {reply.body}; a refund that arrives before its capture "
+        "must be kept (acknowledged), or the late capture delivers live cards"
+        + payment_gateway.secret_hint(reply)
+    )
+
+
+@then("the purchase is marked refunded with no live cards")
+def _(admin_client: AdminClient, payment: Payment) -> None:
+    reply = admin_client.purchase(payment.payment_id, payment.gateway)
+    assert reply.status_code == 200, f"GET /purchases/{payment.payment_id}: {reply.status_code} {reply.body}"
+    purchase = reply.body
+    assert purchase.get("status") == "refunded", (
+        f"the refund came before the capture, but the purchase reads {purchase.get('status')!r}: {purchase}"
+    )
+    live = [card for card in purchase.get("cards", []) if not card["revoked"]]
+    assert not live, f"the late capture delivered {len(live)} live cards after the refund: {purchase}"

@@ -134,60 +134,91 @@ def _(outage: Outage, count: int) -> None:
     outage.replies = outage.gateway.send_concurrently(outage.new_captures(count))
 
 
-def _stream(
-    target: Target, deliveries: list[Delivery], in_flight: int, on_answer: Callable[[int], None]
-) -> list[Reply]:
-    """Send `deliveries` `in_flight` at a time, in order, each on a connection of its own
-    worker; a delivery the service does not answer (cut, refused) gets status 0."""
-    replies: list[Reply | None] = [None] * len(deliveries)
-    answered = 0
-    lock = threading.Lock()
-    cursor = iter(range(len(deliveries)))
+STREAM_LIMIT = 5000
+"""At most this many deliveries in one stream (a bound, never reached unless the kill hook
+does not kill)."""
+CUT_TO_STOP = 8
+"""The stream stops once this many deliveries after the kill went unanswered."""
 
-    def worker() -> None:
-        nonlocal answered
-        with WebhookClient(target.url, timeout=10, verify=target.verify) as client:
-            while True:
-                with lock:
-                    index = next(cursor, None)
-                if index is None:
-                    return
+
+@dataclass
+class _Stream:
+    """Paced deliveries of fresh captures until the kill has cut some of them."""
+
+    outage: Outage
+    in_flight: int
+    per_second: float
+    kill_after: int
+    replies: list[Reply] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    killed: threading.Event = field(default_factory=threading.Event)
+    kill_requested: bool = False
+    kill_error: BaseException | None = None
+    answered: int = 0
+    cut_after_kill: int = 0
+    sent: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    def _next(self) -> Delivery | None:
+        with self.lock:
+            if self.sent >= STREAM_LIMIT or self.cut_after_kill >= CUT_TO_STOP or self.kill_error is not None:
+                return None
+            slot = self.started + self.sent / self.per_second
+            self.sent += 1
+            delivery = self.outage.new_captures(1)[0]
+        delay = slot - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        return delivery
+
+    def _kill(self) -> None:
+        try:
+            self.outage.outages.stop("service")
+        except BaseException as exc:  # reported by the step, after the stream stops
+            self.kill_error = exc
+        finally:
+            self.killed.set()
+
+    def worker(self) -> None:
+        with WebhookClient(self.outage.target.url, timeout=10, verify=self.outage.target.verify) as client:
+            while (delivery := self._next()) is not None:
                 try:
-                    reply = client.send(deliveries[index])
+                    reply = client.send(delivery)
                 except httpx.HTTPError as exc:
-                    reply = Reply(0, {"error": f"{type(exc).__name__}: {exc}"}, deliveries[index])
-                replies[index] = reply
-                if reply.ok:
-                    with lock:
-                        answered += 1
-                        count = answered
-                    on_answer(count)
+                    reply = Reply(0, {"error": f"{type(exc).__name__}: {exc}"}, delivery)
+                kill = False
+                with self.lock:
+                    self.replies.append(reply)
+                    if reply.ok:
+                        self.answered += 1
+                        kill = self.answered >= self.kill_after and not self.kill_requested
+                        self.kill_requested = self.kill_requested or kill
+                    elif self.killed.is_set():
+                        self.cut_after_kill += 1
+                if kill:
+                    threading.Thread(target=self._kill, name="outage-kill", daemon=True).start()
 
-    with ThreadPoolExecutor(max_workers=in_flight) as pool:
-        for future in [pool.submit(worker) for _ in range(in_flight)]:
-            future.result()
-    return [reply if reply is not None else Reply(0, {"error": "not sent"}) for reply in replies]
+    def run(self) -> None:
+        with ThreadPoolExecutor(max_workers=self.in_flight) as pool:
+            for future in [pool.submit(self.worker) for _ in range(self.in_flight)]:
+                future.result()
+        self.killed.wait(timeout=RECOVERY_TIMEOUT_S)
+        if self.kill_error is not None:
+            raise self.kill_error
 
 
 @when(
     parsers.parse(
-        "the gateway streams captures for {count:d} new payments, {in_flight:d} at a time, "
+        "the gateway streams captures for new payments, {in_flight:d} at a time and {per_second:d} a second, "
         "and the service is killed once {answered:d} have been answered"
     )
 )
-def _(outage: Outage, count: int, in_flight: int, answered: int) -> None:
-    deliveries = outage.new_captures(count)
-    killed = threading.Event()
-
-    def kill_after(answers: int) -> None:
-        if answers >= answered and not killed.is_set():
-            killed.set()
-            outage.outages.stop("service")
-
-    replies = _stream(outage.target, deliveries, in_flight, kill_after)
-    outage.replies = replies
-    outage.answered_before_kill = [r.delivery for r in replies if r.ok and r.delivery is not None]
-    outage.cut_by_kill = [d for d, r in zip(deliveries, replies, strict=True) if not r.ok]
+def _(outage: Outage, in_flight: int, per_second: int, answered: int) -> None:
+    stream = _Stream(outage, in_flight, float(per_second), answered)
+    stream.run()
+    outage.replies = stream.replies
+    outage.answered_before_kill = [r.delivery for r in stream.replies if r.ok and r.delivery is not None]
+    outage.cut_by_kill = [r.delivery for r in stream.replies if not r.ok and r.delivery is not None]
 
 
 @then("some deliveries were answered before the kill and others were cut off by it")
@@ -265,6 +296,17 @@ def _(outage: Outage, count: int) -> None:
 @then(parsers.parse("every one of the {count:d} payments has exactly one pack of {cards:d} live cards"))
 def _(outage: Outage, count: int, cards: int) -> None:
     assert len(outage.payments) == count
+    _one_pack_each(outage, cards)
+
+
+@then(parsers.parse("every one of those payments has exactly one pack of {cards:d} live cards"))
+def _(outage: Outage, cards: int, record_evidence: Callable[[str, Any], None]) -> None:
+    record_evidence("payments", len(outage.payments))
+    _one_pack_each(outage, cards)
+
+
+def _one_pack_each(outage: Outage, cards: int) -> None:
+    count = len(outage.payments)
     wrong = []
     for payment in outage.payments:
         purchase = outage.purchase(payment).body

@@ -79,9 +79,13 @@ def test_serve_prints_where_things_are_keeps_secrets_in_a_private_file_and_stops
     assert not secrets_file.exists(), "the secrets file outlived serve"
 
 
-def test_check_on_a_tag_prints_each_line_and_the_verdict() -> None:
+def test_check_on_a_tag_prints_each_line_and_the_verdict(tmp_path: Path) -> None:
     result = subprocess.run(
-        [READINESS, "check", "-m", "smoke"], capture_output=True, text=True, check=False, timeout=300
+        [READINESS, "check", "-m", "smoke", "--output", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "[PASS] One <gateway> capture delivers one pack (3/3)" in result.stdout
@@ -89,9 +93,13 @@ def test_check_on_a_tag_prints_each_line_and_the_verdict() -> None:
     assert "PRODUCTION READY" not in result.stdout, "a tag filter never gives the full verdict"
 
 
-def test_check_that_measures_nothing_is_not_ready() -> None:
+def test_check_that_measures_nothing_is_not_ready(tmp_path: Path) -> None:
     result = subprocess.run(
-        [READINESS, "check", "-m", "no_such_tag"], capture_output=True, text=True, check=False, timeout=300
+        [READINESS, "check", "-m", "no_such_tag", "--output", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
     )
     assert result.returncode != 0
     assert "NOT READY" in result.stdout

@@ -66,3 +66,9 @@ def test_a_self_signed_certificate_nobody_trusts_is_refused(tmp_path: Path) -> N
 def test_a_plain_http_url_is_not_inspected() -> None:
     with pytest.raises(TLSCheckError, match="not an https URL"):
         inspect_certificate("http://127.0.0.1:1")
+
+
+def test_a_certificate_for_another_host_name_is_refused(tmp_path: Path) -> None:
+    certificate = make_local_certificate(tmp_path, days=30, names=("payments.example.test",))
+    with https_server(certificate) as url, pytest.raises(TLSCheckError, match="not valid for the host name"):
+        inspect_certificate(url, certificate.ca_file)

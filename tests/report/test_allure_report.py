@@ -90,7 +90,7 @@ def test_every_scenario_is_in_the_report_with_its_labels(results: Path, tmp_path
         assert case["status"] == status, name
         assert _labels(case, "feature") == ["Toy checklist"], name
         assert _labels(case, "story") == [story], name
-        assert _labels(case, "epic") == ["toy_area"], name
+        assert _labels(case, "epic") == ["Toy checklist"], name
         assert _labels(case, "severity") == ([severity] if severity else []), name
         assert set(_labels(case, "tag")) == tags | {"toy_area"}, name
         assert case["history"] == [], "a report built without a history file has no history"

@@ -111,6 +111,8 @@ def _pytest_command(args: argparse.Namespace, features: Path, readiness_json: Pa
         "--clean-alluredir",
     ]
     values = {option.name: getattr(args, option.name, None) for option in OPTIONS}
+    if not values.get("reports_dir"):
+        values["reports_dir"] = str(readiness_json.parent)  # every piece of evidence of this run together
     command += cli_arguments(values)
     if args.marker:
         command += ["-m", args.marker]

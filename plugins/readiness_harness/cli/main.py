@@ -1,5 +1,5 @@
 """`readiness`: serve the reference service, run the checklist, run the restore drill,
-build the report, run the PayPal stand-in."""
+build the report, run the PayPal stand-in, load-test the target."""
 
 from __future__ import annotations
 
@@ -7,7 +7,17 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from readiness_harness.cli import check, checklist_map, drill, paypal, report, security_scan, serve, signoffs
+from readiness_harness.cli import (
+    check,
+    checklist_map,
+    drill,
+    load,
+    paypal,
+    report,
+    security_scan,
+    serve,
+    signoffs,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     drill.add_parser(commands)
     report.add_parser(commands)
     paypal.add_parser(commands)
+    load.add_parser(commands)
     security_scan.add_parser(commands)
     signoffs.add_parser(commands)
     checklist_map.add_parser(commands)

@@ -46,9 +46,10 @@ def report(args: argparse.Namespace) -> int:
         )
         return 2
     history = Path(args.history).resolve() if args.history else None
-    print(f"[report] building the Allure report from {results}", flush=True)
+    name = _report_name(results.parent / "readiness.json")
+    print(f"[report] building the Allure report {name!r} from {results}", flush=True)
     try:
-        output = build_report(results, Path(args.output).resolve(), history)
+        output = build_report(results, Path(args.output).resolve(), history, name=name)
     except (AllureUnavailable, AllureReportError) as exc:
         print(f"readiness report: {exc}", file=sys.stderr)
         return 2
@@ -56,3 +57,15 @@ def report(args: argparse.Namespace) -> int:
     if history:
         print(f"[report] history kept in {history}")
     return 0
+
+
+def _report_name(readiness_json: Path) -> str:
+    """The report's title says what the run was: the verdict, or that it was partial."""
+    from readiness_harness.report import verdict
+
+    if not readiness_json.exists():
+        return "Production readiness"
+    data = verdict.read(readiness_json)
+    if data.get("partial"):
+        return "Production readiness: PARTIAL RUN (tag-filtered, not a verdict)"
+    return "Production readiness: " + ("PRODUCTION READY" if data.get("ready") else "NOT READY")

@@ -20,12 +20,9 @@ from allure_commons import plugin_manager
 from allure_commons.types import AttachmentType, LabelType
 from pytest_bdd.parser import Feature, Scenario
 
+from readiness_harness.report.allure_lines import CATEGORIES
+
 SEVERITIES = frozenset({"blocker", "critical", "normal", "minor", "trivial"})
-CATEGORIES = [
-    {"name": "Product defects: a checklist rule does not hold", "matchedStatuses": ["failed"]},
-    {"name": "Infrastructure errors: the harness could not measure", "matchedStatuses": ["broken"]},
-    {"name": "Not measured on this target", "matchedStatuses": ["skipped"]},
-]
 
 
 def results_dir(config: pytest.Config) -> Path | None:
@@ -43,7 +40,7 @@ def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: Feature,
         return
     template = next((t for t in feature.scenarios.values() if t.line_number == scenario.line_number), None)
     _label(LabelType.STORY, template.name if template is not None else scenario.name)
-    _label(LabelType.EPIC, *sorted(feature.tags))
+    _label(LabelType.EPIC, feature.name)
     levels = [tag.removeprefix("severity_") for tag in sorted(scenario.tags) if tag.startswith("severity_")]
     _label(LabelType.SEVERITY, *[level for level in levels if level in SEVERITIES][:1])
 
@@ -59,7 +56,11 @@ def attach_json(name: str, value: Any) -> None:
 
 
 def finish(
-    config: pytest.Config, target: str, readiness_json: Path | None, drill_report: Path | None
+    config: pytest.Config,
+    target: str,
+    readiness_json: Path | None,
+    drill_report: Path | None,
+    partial: bool = False,
 ) -> None:
     """Environment, categories and run-level attachments, after the run is judged."""
     folder = results_dir(config)
@@ -73,6 +74,7 @@ def finish(
         "python": platform.python_version(),
         "reference_service": cardpack_service.__version__,
         "pytest": pytest.__version__,
+        "run": "partial (tag-filtered): not a verdict" if partial else "the whole checklist",
     }
     (folder / "environment.properties").write_text(
         "".join(f"{key}={value}\n" for key, value in environment.items()), encoding="utf-8"

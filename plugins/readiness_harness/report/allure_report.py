@@ -37,6 +37,9 @@ from readiness_harness.paths import PROJECT_ROOT
 
 CONFIG_NAME = "allurerc.mjs"
 HISTORY_ENV = "READINESS_ALLURE_HISTORY"
+NAME_ENV = "READINESS_REPORT_NAME"
+"""Environment variable allurerc.mjs reads the report's name from."""
+DEFAULT_NAME = "Production readiness"
 """Environment variable allurerc.mjs reads the history file's path from."""
 
 NPM_CI = ("npm", "ci", "--no-audit", "--no-fund")
@@ -126,6 +129,7 @@ def build_report(
     history_file: Path | None,
     *,
     project_root: Path = PROJECT_ROOT,
+    name: str = DEFAULT_NAME,
 ) -> Path:
     """Generate the HTML report from `results_dir` into `output_dir` and return it.
 
@@ -149,6 +153,7 @@ def build_report(
     _clear_previous_report(output_dir)
     env = {**os.environ, "ALLURE_NO_ANALYTICS": "true", "NO_COLOR": "1", "FORCE_COLOR": "0"}
     env.pop(HISTORY_ENV, None)
+    env[NAME_ENV] = name
     if history_file is not None:
         history_file = history_file.resolve()
         history_file.parent.mkdir(parents=True, exist_ok=True)

@@ -179,6 +179,16 @@ OPTIONS: tuple[Option, ...] = (
         section="evidence",
     ),
     Option(
+        "load_report",
+        "--load-report",
+        "READINESS_LOAD_REPORT",
+        "a `readiness load` result (load.json) from a bigger run against this target, for the "
+        "load and performance testing lines (default: they run a small load test themselves)",
+        kind="path",
+        metavar="PATH",
+        section="evidence",
+    ),
+    Option(
         "workflows",
         "--workflows",
         "READINESS_WORKFLOWS",

@@ -51,6 +51,11 @@ def inspect_certificate(url: str, ca_file: Path | None = None) -> CertificateInf
         ):
             der = tls.getpeercert(binary_form=True)
     except ssl.SSLCertVerificationError as exc:
+        if "mismatch" in str(exc.verify_message).lower():
+            raise TLSCheckError(
+                f"{host}:{port}: the certificate is not valid for the host name {host!r}: "
+                f"{exc.verify_message}"
+            ) from exc
         raise TLSCheckError(f"{host}:{port}: certificate not trusted: {exc.verify_message}") from exc
     except (ssl.SSLError, OSError) as exc:
         raise TLSCheckError(f"{host}:{port}: TLS connection failed: {exc}") from exc
@@ -72,16 +77,26 @@ class LocalCertificate:
     key_file: Path
 
 
+def _subject_name(name: str) -> x509.GeneralName:
+    import ipaddress
+
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
+
+
 def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
 def make_local_certificate(
-    folder: Path, days: int = 30, not_before: datetime | None = None
+    folder: Path,
+    days: int = 30,
+    not_before: datetime | None = None,
+    names: tuple[str, ...] = ("localhost", "127.0.0.1"),
 ) -> LocalCertificate:
-    """A CA and a server certificate for 127.0.0.1 and localhost, valid for `days`."""
-    import ipaddress
-
+    """A CA and a server certificate for `names` (IP addresses or DNS names), valid for `days`."""
     folder.mkdir(parents=True, exist_ok=True)
     start = not_before or datetime.now(UTC) - timedelta(minutes=5)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -99,16 +114,14 @@ def make_local_certificate(
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
         x509.CertificateBuilder()
-        .subject_name(_name("127.0.0.1"))
+        .subject_name(_name(names[-1]))
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(start)
         .not_valid_after(start + timedelta(days=days))
         .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
+            x509.SubjectAlternativeName([_subject_name(name) for name in names]),
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
