@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pytest_bdd import given, parsers, then, when
 
 from readiness_harness.checklist.source import checklist_items
@@ -64,8 +65,9 @@ def _(openapi: dict[str, Any], payment_gateway: GatewaySimulator) -> None:
 
 
 @given("the target's alert rules and its repository", target_fixture="runbook_rules")
-def _(readiness_target: Target, target_repository: Path) -> tuple[list[AlertRule], Path]:
+def _(readiness_target: Target, request: pytest.FixtureRequest) -> tuple[list[AlertRule], Path]:
     source = readiness_target.require("alert_rules")
+    target_repository: Path = request.getfixturevalue("target_repository")
     try:
         rules = load_alert_rules(source if isinstance(source, Path) else str(source))
     except AlertRulesError as exc:

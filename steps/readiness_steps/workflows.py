@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pytest_bdd import given, parsers, then, when
 
 from readiness_harness.evidence import automation
@@ -162,10 +163,11 @@ def _(checked_workflows: CheckedWorkflows, record_evidence: Callable[[str, Any],
 )
 def _(
     readiness_target: Target,
-    ci_workflows: CheckedWorkflows,
+    request: pytest.FixtureRequest,
     record_evidence: Callable[[str, Any], None],
 ) -> tuple[BranchProtection, CheckedWorkflows]:
     source: Path = readiness_target.require("repo_settings")
+    ci_workflows: CheckedWorkflows = request.getfixturevalue("ci_workflows")
     try:
         protection = load_branch_protection(source)
     except RepoSettingsError as exc:
