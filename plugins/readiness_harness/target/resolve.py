@@ -29,6 +29,8 @@ REFERENCE_WORKFLOWS = PROJECT_ROOT / ".github" / "workflows"
 """The reference deployment's CI workflows."""
 REFERENCE_REPO_SETTINGS = PROJECT_ROOT / ".github" / "settings.yml"
 """The reference repository's branch protection, as code (the Settings app's file)."""
+REFERENCE_SECURITY_REPORT = PROJECT_ROOT / "reports" / "security"
+"""Where `readiness security-scan` (make readiness runs it) writes the reference deployment's reports."""
 STATUS_TIMEOUT_S = 10.0
 
 
@@ -67,7 +69,7 @@ def embedded_target(settings: HarnessSettings, deployment: EmbeddedDeployment) -
         "workflows": _in_repository(settings, "workflows", ".github/workflows") or REFERENCE_WORKFLOWS,
         "repo_settings": _in_repository(settings, "repo_settings", ".github/settings.yml")
         or REFERENCE_REPO_SETTINGS,
-        "security_report": settings.path("security_report") or settings.reports_dir / "security",
+        "security_report": settings.path("security_report") or REFERENCE_SECURITY_REPORT,
         "repository": settings.path("repository") or PROJECT_ROOT,
         # Started on first use, for their lines only: a replica of the deployment's Redis,
         # and HAProxy in front of two more service processes.
