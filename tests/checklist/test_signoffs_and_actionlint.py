@@ -134,3 +134,13 @@ def test_the_actionlint_script_exits_1_on_findings_and_prints_json(tmp_path: Pat
     )
     assert result.returncode == 1
     assert json.loads(result.stdout)[0]["kind"] == "syntax-check"
+
+
+def test_the_vars_context_is_accepted_though_the_bundled_actionlint_predates_it(tmp_path: Path) -> None:
+    path = tmp_path / "workflow.yml"
+    path.write_text(
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - run: echo ${{ vars.DEPLOY_HOST }}\n      - run: echo ${{ nope.x }}\n"
+    )
+    messages = [finding.message for finding in actionlint.lint([path])]
+    assert len(messages) == 1 and messages[0].startswith('undefined variable "nope"'), messages
