@@ -48,9 +48,10 @@ class LintFinding:
 
 @contextmanager
 def _install_lock() -> Iterator[None]:
-    """One `npm ci` at a time per checkout (test workers and the report share node_modules)."""
-    digest = hashlib.sha256(str(PROJECT_ROOT).encode()).hexdigest()[:16]
-    with (Path(tempfile.gettempdir()) / f"readiness-npm-ci-{digest}.lock").open("a") as handle:
+    """One `npm ci` at a time per checkout: the same lock file `readiness report` takes
+    before it installs Allure (`npm ci` replaces all of node_modules)."""
+    digest = hashlib.sha256(str(PROJECT_ROOT.resolve()).encode()).hexdigest()[:16]
+    with (Path(tempfile.gettempdir()) / f"readiness-allure-install-{digest}.lock").open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
