@@ -92,7 +92,7 @@ def run_bandit(folder: Path, targets: tuple[Path, ...] = SERVICE_CODE) -> tuple[
     if _has_bandit_settings(pyproject):
         command += ["-c", str(pyproject)]
     result = _run(command)
-    entry = {
+    entry: dict[str, Any] = {
         "tool": "bandit",
         "version": _version("bandit"),
         "targets": [
@@ -157,6 +157,7 @@ def run_pip_audit(folder: Path, requirements: Path = REQUIREMENTS) -> tuple[dict
     if dependencies and len(skipped) == len(dependencies):
         partial.unlink(missing_ok=True)
         report.unlink(missing_ok=True)
+        entry["report"] = None
         return entry, (
             f"pip-audit could not check any of the {len(dependencies)} pinned dependencies (first: "
             f"{skipped[0]['skip_reason']}): it needs PyPI's vulnerability API "
