@@ -23,6 +23,8 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from .config import Settings
 
 SCHEMA_LOCK_KEY = 0x5EED_CA4D  # advisory lock: concurrent workers apply the schema in turn
+SCHEMA_VERSION = 2  # what `cardpack_schema_version()` in schema.sql returns
+APPLICATION_NAME = "cardpack-service"  # pg_stat_activity shows the service's connections by it
 
 Pool = AsyncConnectionPool[AsyncConnection[Any]]
 T = TypeVar("T")
@@ -32,13 +34,21 @@ def schema_sql() -> str:
     return resources.files(__package__).joinpath("schema.sql").read_text(encoding="utf-8")
 
 
+class SchemaMissing(RuntimeError):
+    """The database has no card-pack schema, or another version of it."""
+
+
 def make_pool(settings: Settings) -> Pool:
     return AsyncConnectionPool(
-        settings.database_url,
+        settings.database_url.get_secret_value(),
         min_size=settings.db_pool_min_size,
         max_size=settings.db_pool_max_size,
         timeout=settings.db_timeout_s,
-        kwargs={"autocommit": True, "connect_timeout": max(1, int(settings.db_timeout_s))},
+        kwargs={
+            "autocommit": True,
+            "connect_timeout": max(1, int(settings.db_timeout_s)),
+            "application_name": APPLICATION_NAME,
+        },
         open=False,
         name="cardpack",
     )
@@ -59,6 +69,9 @@ async def _run(pool: Pool, work: Callable[[AsyncConnection[Any]], Awaitable[T]])
 
 
 async def apply_schema(pool: Pool) -> None:
+    """The schema, applied over the service's own connection (MIGRATE_ON_START: a one-URL
+    deployment whose service role owns its tables)."""
+
     async def work(conn: AsyncConnection[Any]) -> None:
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
@@ -67,11 +80,45 @@ async def apply_schema(pool: Pool) -> None:
     await _run(pool, work)
 
 
+async def check_schema(pool: Pool) -> None:
+    """Refuse to serve on a database without the schema this code expects."""
+
+    async def work(conn: AsyncConnection[Any]) -> int | None:
+        cur = await conn.execute("SELECT to_regprocedure('cardpack_schema_version()') IS NOT NULL")
+        row = await cur.fetchone()
+        if not row or not row[0]:
+            return None
+        cur = await conn.execute("SELECT cardpack_schema_version()")
+        row = await cur.fetchone()
+        return int(row[0]) if row else None
+
+    found = await _run(pool, work)
+    remedy = (
+        "run `python -m cardpack_service.migrate` with the owner's MIGRATION_DATABASE_URL, "
+        "or start the service with MIGRATION_DATABASE_URL (or MIGRATE_ON_START=true)"
+    )
+    if found is None:
+        raise SchemaMissing(f"the database has no card-pack schema: {remedy}")
+    if found != SCHEMA_VERSION:
+        raise SchemaMissing(
+            f"the database has schema version {found}, this service needs {SCHEMA_VERSION}: {remedy}"
+        )
+
+
+async def ping(pool: Pool) -> None:
+    """A live round trip to PostgreSQL (the readiness check)."""
+
+    async def work(conn: AsyncConnection[Any]) -> None:
+        await conn.execute("SELECT 1")
+
+    await _run(pool, work)
+
+
 async def _fetch_one(pool: Pool, query: str, params: tuple[Any, ...]) -> tuple[Any, ...]:
     async def work(conn: AsyncConnection[Any]) -> tuple[Any, ...]:
         cur = await conn.execute(query, params)
         row = await cur.fetchone()
-        assert row is not None, "query returns exactly one row"
+        assert row is not None, "query returns exactly one row"  # nosec B101 # type narrowing: one-row functions
         return tuple(row)
 
     return await _run(pool, work)
@@ -153,22 +200,25 @@ def _storable(value: str | None, limit: int) -> str | None:
     return None if value is None else value.replace("\x00", "\\x00")[:limit]
 
 
-async def fetch_purchase(pool: Pool, payment_id: str) -> dict[str, Any] | None:
-    async def work(conn: AsyncConnection[Any]) -> dict[str, Any] | None:
+async def fetch_purchases(pool: Pool, payment_id: str, gateway: str | None = None) -> list[dict[str, Any]]:
+    """The payment's purchases (one per gateway that knows the id, oldest first), each
+    with its cards; only the given gateway's when `gateway` is set."""
+
+    async def work(conn: AsyncConnection[Any]) -> list[dict[str, Any]]:
         cur = conn.cursor(row_factory=dict_row)
         await cur.execute(
-            "SELECT purchase_id, payment_id, user_id, pack_type, status FROM purchases WHERE payment_id = %s",
-            (payment_id,),
+            "SELECT purchase_id, payment_id, gateway, user_id, pack_type, status FROM purchases"
+            " WHERE payment_id = %s AND (%s::text IS NULL OR gateway = %s) ORDER BY purchase_id",
+            (payment_id, gateway, gateway),
         )
-        purchase = await cur.fetchone()
-        if purchase is None:
-            return None
-        await cur.execute(
-            "SELECT card_id, artist_id, revoked FROM cards WHERE purchase_id = %s ORDER BY card_id",
-            (purchase["purchase_id"],),
-        )
-        purchase["cards"] = await cur.fetchall()
-        return purchase
+        purchases = await cur.fetchall()
+        for purchase in purchases:
+            await cur.execute(
+                "SELECT card_id, artist_id, revoked FROM cards WHERE purchase_id = %s ORDER BY card_id",
+                (purchase["purchase_id"],),
+            )
+            purchase["cards"] = await cur.fetchall()
+        return purchases
 
     return await _run(pool, work)
 
@@ -178,10 +228,12 @@ async def fetch_audit(
     *,
     payment_id: str | None = None,
     event_id: str | None = None,
+    gateway: str | None = None,
     limit: int = 1000,
 ) -> list[dict[str, Any]]:
-    """Audit entries, oldest first: for a payment, for an event id, or the newest `limit`."""
-    filters = {"payment_id": payment_id, "event_id": event_id}
+    """Audit entries, oldest first: for a payment, an event id and/or a gateway, or the
+    newest `limit`."""
+    filters = {"payment_id": payment_id, "event_id": event_id, "gateway": gateway}
     conditions = [
         sql.SQL("{} = {}").format(sql.Identifier(column), sql.Placeholder())
         for column, value in filters.items()

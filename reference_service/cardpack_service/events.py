@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 CAPTURED = "payment.captured"
 REFUNDED = "payment.refunded"
 EventType = Literal["payment.captured", "payment.refunded"]
+MAX_AMOUNT = 2**63 - 1  # purchases.amount is a bigint: larger is bad input (422), not a 500
 Gateway = Literal["stripe", "paypal", "standard"]
 
 
@@ -25,7 +26,7 @@ class StandardEvent(BaseModel):
     payment_id: str = Field(min_length=1, max_length=255)
     user_id: str | None = Field(default=None, max_length=255)
     pack_type: str | None = Field(default=None, max_length=50)
-    amount: int | None = Field(default=None, ge=0)
+    amount: int | None = Field(default=None, ge=0, le=MAX_AMOUNT)
     currency: str | None = Field(default=None, max_length=10)
     occurred_at: datetime | None = None
 
@@ -36,6 +37,28 @@ class StandardEvent(BaseModel):
         if value is not None and "\x00" in value:
             raise ValueError("must not contain NUL characters")
         return value
+
+
+def build_event(**fields: Any) -> StandardEvent:
+    """A StandardEvent from a gateway's mapped fields; a value out of range (an amount
+    beyond a bigint, an id too long) is InvalidEvent 422 naming the event, so the audit
+    row still says which event and payment it was."""
+    try:
+        return StandardEvent(**fields)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        raise InvalidEvent(
+            f"invalid event: {where}: {error['msg']}",
+            status_code=422,
+            event_id=_text(fields.get("id")),
+            event_type=_text(fields.get("type")),
+            payment_id=_text(fields.get("payment_id")),
+        ) from exc
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)[:255]
 
 
 class IgnoredEvent(BaseModel):

@@ -31,11 +31,45 @@ DEPENDENCY_ERRORS = Counter(
     ["dependency"],
 )
 
+UNHANDLED_ERRORS = Counter(
+    "unhandled_errors_total",
+    "Requests that failed with an unexpected exception (answered 500), by route group",
+    ["route"],
+)
+ERROR_REPORTS = Counter(
+    "error_reports_total",
+    "Unhandled-error reports to ERROR_SINK_URL, by result (sent, failed, dropped)",
+    ["result"],
+)
+AUDIT_ROWS_SUPPRESSED = Counter(
+    "audit_rows_suppressed_total",
+    "Unverified deliveries counted into an aggregated audit row instead of one row each",
+    ["gateway"],
+)
+CLIENT_DISCONNECTS = Counter(
+    "webhook_client_disconnects_total",
+    "Webhook deliveries whose sender went away before the body was read (nothing recorded)",
+    ["gateway"],
+)
+REQUESTS_SHED = Counter(
+    "requests_shed_total",
+    "Requests answered 503 at once because MAX_CONCURRENT_REQUESTS were already in flight",
+)
+
+GATEWAY_NAMES = ("standard", "stripe", "paypal")
+ROUTE_GROUPS = (*GATEWAY_NAMES, "other")
 
 # Series exist from the start at 0, so `increase()` in the alert rules sees the first
 # error rather than a series that appears already at 1.
 for _dependency in ("database", "redis", "paypal"):
     DEPENDENCY_ERRORS.labels(_dependency)
+for _route in ROUTE_GROUPS:
+    UNHANDLED_ERRORS.labels(_route)
+for _result in ("sent", "failed", "dropped"):
+    ERROR_REPORTS.labels(_result)
+for _gateway in GATEWAY_NAMES:
+    AUDIT_ROWS_SUPPRESSED.labels(_gateway)
+    CLIENT_DISCONNECTS.labels(_gateway)
 
 
 def render() -> tuple[bytes, str]:

@@ -37,7 +37,7 @@ def primary() -> Iterator[EmbeddedRedis]:
 
 @pytest.fixture
 def replica(primary: EmbeddedRedis) -> Iterator[RedisReplica]:
-    replica = RedisReplica(primary.url)
+    replica = RedisReplica(primary_url=primary.url)
     try:
         replica.start()
         yield replica

@@ -7,22 +7,30 @@ harness's signer cannot produce (malformed JSON, say).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import math
 import re
 import time
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 from standardwebhooks.webhooks import Webhook
 
 from readiness_harness.gateways.clients import Reply
 from readiness_harness.gateways.events import PATHS, Delivery, new_event_id
 from readiness_harness.settings.secrets import Secrets
+from readiness_harness.target.stack import EmbeddedDeployment, SubprocessService, service_environment
+from readiness_harness.target.target import Target
 
 USER_ID = "user-42"
 PACK = "black"
@@ -49,11 +57,76 @@ def seconds_ahead(seconds: int) -> int:
     return math.ceil(time.time()) + seconds
 
 
+DATA = Path(__file__).parent / "data"
+
+
+def session_deployment(target: Target) -> EmbeddedDeployment:
+    """The embedded default's deployment (its servers), or skip: these tests start
+    services of their own on it."""
+    deployment = target.servers
+    if not isinstance(deployment, EmbeddedDeployment):
+        import pytest
+
+        pytest.skip("starts a service of its own on the embedded default's servers")
+    return deployment
+
+
+def environment_on(target: Target, database_url: str | None = None, **settings: str) -> dict[str, str]:
+    """The service's environment on the session's servers (as the owner, unless another
+    `database_url` is given), with `settings` on top."""
+    deployment = session_deployment(target)
+    env = service_environment(
+        database_url or deployment.database_url,
+        deployment.redis_url,
+        target.secrets,
+        deployment.paypal_api_base,
+    )
+    return {**env, **settings}
+
+
+@contextlib.contextmanager
+def second_service(
+    target: Target, database_url: str | None = None, **settings: str
+) -> Iterator[SubprocessService]:
+    """Another service process on the session's servers, with other settings."""
+    service = SubprocessService(environment_on(target, database_url, **settings))
+    try:
+        service.start()
+        yield service
+    finally:
+        service.cleanup()
+
+
+@contextlib.contextmanager
+def scratch_database(owner_url: str) -> Iterator[str]:
+    """A new, empty database on the owner's server for one test; dropped afterwards."""
+    name = f"scratch_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(owner_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield make_conninfo(owner_url, dbname=name)
+    finally:
+        with psycopg.connect(owner_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def url_as(url: str, user: str, password: str | None = None) -> str:
+    """The same server and database, as another role."""
+    params = conninfo_to_dict(url)
+    params.pop("password", None)
+    return make_conninfo("", **{**params, "user": user, **({"password": password} if password else {})})
+
+
 class ServiceDb:
     """Read-only views of the service's tables (plus the audit-log tamper attempts)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
+
+    @staticmethod
+    def old_schema() -> str:
+        """The schema as it was before purchases were keyed by gateway (schema version 1)."""
+        return (DATA / "schema_v1.sql").read_text(encoding="utf-8")
 
     def connect(self) -> psycopg.Connection[dict[str, Any]]:
         return psycopg.connect(self.url, autocommit=True, row_factory=dict_row)

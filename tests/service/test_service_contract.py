@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import socket
+import time
 from datetime import datetime
 
 import httpx
 import pytest
-from service_kit import PACK, PACK_SIZE, USER_ID, ServiceDb, assert_captured, metric_value
+from service_kit import PACK, PACK_SIZE, USER_ID, ServiceDb, assert_captured, metric_value, session_deployment
 
 from readiness_harness.gateways.clients import AdminClient, WebhookClient
 from readiness_harness.gateways.events import Payment
@@ -25,15 +27,30 @@ def captured(payment_gateway: GatewaySimulator, payment: Payment) -> int:
     return assert_captured(payment_gateway.send(payment_gateway.capture(payment)), payment.payment_id)
 
 
-def test_health_is_ok(webhook_client: WebhookClient) -> None:
+def test_health_is_ok_and_names_the_instance(webhook_client: WebhookClient, readiness_target: Target) -> None:
     reply = webhook_client.get("/health")
-    assert (reply.status_code, reply.body) == (200, {"status": "ok"})
+    assert reply.status_code == 200, reply
+    assert set(reply.body) == {"status", "instance"}, reply.body
+    assert reply.body["status"] == "ok"
+    host, _, pid = reply.body["instance"].rpartition(":")
+    process = session_deployment(readiness_target).service.process
+    assert process is not None
+    assert (host, pid) == (socket.gethostname(), str(process.pid)), "default: <hostname>:<pid>"
 
 
 def test_status_reports_database_redis_version_and_counts(webhook_client: WebhookClient) -> None:
     reply = webhook_client.get("/status")
     assert reply.status_code == 200, reply
-    assert set(reply.body) == {"database", "redis", "version", "counts", "webhooks"}
+    assert set(reply.body) == {
+        "database",
+        "redis",
+        "version",
+        "counts",
+        "counts_age_s",
+        "webhooks",
+        "error_sink",
+    }
+    assert reply.body["error_sink"] is False, "no ERROR_SINK_URL on the embedded default"
     assert reply.body["database"] == "ok"
     assert reply.body["redis"] == "ok"
     assert isinstance(reply.body["version"], str) and reply.body["version"]
@@ -52,12 +69,27 @@ def test_status_reports_database_redis_version_and_counts(webhook_client: Webhoo
     assert "whsec" not in str(reply.body), "status shows whether secrets are set, never them"
 
 
+def fresh_counts(client: WebhookClient) -> dict[str, int]:
+    """Counts read after the call began: waits out the cache (STATUS_COUNTS_TTL_S, 5 s)."""
+    started = time.monotonic()
+    deadline = started + 10
+    while True:
+        body = client.get("/status").body
+        if time.monotonic() - body["counts_age_s"] > started or time.monotonic() > deadline:
+            counts: dict[str, int] = body["counts"]
+            return counts
+        time.sleep(0.25)
+
+
 def test_status_counts_follow_a_capture(
-    webhook_client: WebhookClient, payment_gateway: GatewaySimulator, payment: Payment
+    webhook_client: WebhookClient, payment_gateway: GatewaySimulator, payment: Payment, service_db: ServiceDb
 ) -> None:
-    before = webhook_client.get("/status").body["counts"]
+    before = service_db.query(
+        "SELECT (SELECT count(*) FROM cards) AS cards, (SELECT count(*) FROM purchases) AS purchases,"
+        " (SELECT count(*) FROM artists) AS artists"
+    )[0]
     assert_captured(payment_gateway.send(payment_gateway.capture(payment)), payment.payment_id)
-    after = webhook_client.get("/status").body["counts"]
+    after = fresh_counts(webhook_client)
     assert after["purchases"] == before["purchases"] + 1
     assert after["cards"] == before["cards"] + PACK_SIZE
     assert after["artists"] == before["artists"]
@@ -135,8 +167,17 @@ def test_purchase_has_the_contract_shape(
 ) -> None:
     reply = admin_client.purchase(payment.payment_id)
     assert reply.status_code == 200, reply
-    assert set(reply.body) == {"purchase_id", "payment_id", "user_id", "pack_type", "status", "cards"}
+    assert set(reply.body) == {
+        "purchase_id",
+        "payment_id",
+        "gateway",
+        "user_id",
+        "pack_type",
+        "status",
+        "cards",
+    }
     assert reply.body["purchase_id"] == captured
+    assert reply.body["gateway"] == "standard"
     assert reply.body["payment_id"] == payment.payment_id
     assert reply.body["user_id"] == USER_ID
     assert reply.body["pack_type"] == PACK

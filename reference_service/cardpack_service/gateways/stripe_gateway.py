@@ -14,7 +14,7 @@ from typing import Any
 import stripe
 
 from ..config import Settings
-from ..events import CAPTURED, REFUNDED, IgnoredEvent, InvalidEvent, StandardEvent
+from ..events import CAPTURED, REFUNDED, IgnoredEvent, InvalidEvent, StandardEvent, build_event
 from . import GatewayNotConfigured, SignatureRejected
 
 CAPTURE_TYPES = frozenset({"payment_intent.succeeded", "charge.captured"})
@@ -47,8 +47,10 @@ class StripeGateway:
             raise SignatureRejected(f"Stripe signature rejected: {exc.user_message}") from exc
         except UnicodeDecodeError as exc:  # the signature is over text: bad input, not a 500
             raise InvalidEvent("body is not valid UTF-8 JSON") from exc
-        # The library only bounds the past; a timestamp from the future is refused too.
-        signed_at = _timestamp(header)
+        # The library only bounds the past; a timestamp from the future is refused too. The
+        # timestamp is read by the library's own parser, so it is the one the signature
+        # was checked against ("t =NOW,t=FUTURE,v1=..." signs FUTURE, and FUTURE is refused).
+        signed_at = _signed_timestamp(header)
         if signed_at > time.time() + settings.signature_tolerance_s:
             raise SignatureRejected("Stripe-Signature timestamp is in the future")
 
@@ -70,7 +72,7 @@ class StripeGateway:
             )
         metadata = obj.get("metadata") or {}
         amount = obj.get("amount_received") or obj.get("amount_captured") or obj.get("amount")
-        return StandardEvent(
+        return build_event(
             id=event_id,
             type=CAPTURED if event_type in CAPTURE_TYPES else REFUNDED,
             gateway=self.name,
@@ -91,9 +93,14 @@ def _str_or_none(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-def _timestamp(header: str) -> int:
-    for part in header.split(","):
-        key, _, value = part.partition("=")
-        if key.strip() == "t" and value.strip().isdigit():
-            return int(value)
-    raise SignatureRejected("Stripe-Signature header has no timestamp")
+def _signed_timestamp(header: str) -> int:
+    """The timestamp `verify_header` checked the signature against, parsed by the same
+    (private) function of the stripe library: any other reading of the header could pick
+    a different `t`. tests/service pins that this still holds for the installed version."""
+    try:
+        timestamp, _ = stripe.WebhookSignature._get_timestamp_and_signatures(
+            header, stripe.WebhookSignature.EXPECTED_SCHEME
+        )
+    except Exception as exc:  # verify_header parsed it a moment ago; refuse rather than guess
+        raise SignatureRejected("Stripe-Signature header has no timestamp") from exc
+    return int(timestamp)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from psycopg import OperationalError
 from psycopg_pool import PoolTimeout
@@ -13,6 +13,7 @@ from redis.exceptions import RedisError
 
 from .. import __version__, db
 from ..config import Settings
+from ..counts_cache import CountsCache
 from ..deps import PoolDep, RedisDep, SettingsDep
 from ..metrics import DEPENDENCY_ERRORS, render
 
@@ -22,20 +23,29 @@ STATUS_TIMEOUT_S = 3.0
 
 
 @router.get("/health")
-async def health() -> dict[str, str]:
-    return {"status": "ok"}
+async def health(settings: SettingsDep) -> dict[str, str]:
+    """Liveness, and which instance answered (INSTANCE_NAME, else host:pid): behind a load
+    balancer, this is how a client sees where its request went."""
+    return {"status": "ok", "instance": settings.instance()}
 
 
 @router.get("/status", responses={503: {"description": "A dependency is down"}})
-async def status(pool: PoolDep, redis: RedisDep, settings: SettingsDep) -> JSONResponse:
+async def status(request: Request, pool: PoolDep, redis: RedisDep, settings: SettingsDep) -> JSONResponse:
+    """Database and Redis checked on every call; row counts at most every
+    STATUS_COUNTS_TTL_S seconds (`counts_age_s` says how old they are)."""
     body: dict[str, Any] = {"database": "ok", "redis": "ok", "version": __version__}
     body["webhooks"] = webhook_configuration(settings)
+    body["error_sink"] = settings.error_sink_url is not None
+    counts: CountsCache = request.app.state.counts
     try:
-        body["counts"] = await asyncio.wait_for(db.fetch_counts(pool), STATUS_TIMEOUT_S)
+        await asyncio.wait_for(db.ping(pool), STATUS_TIMEOUT_S)
+        body["counts"], age = await asyncio.wait_for(counts.get(), STATUS_TIMEOUT_S)
+        body["counts_age_s"] = round(age, 3)
     except (OperationalError, PoolTimeout, TimeoutError):
         DEPENDENCY_ERRORS.labels("database").inc()
         body["database"] = "down"
         body["counts"] = None
+        body["counts_age_s"] = None
     try:
         await asyncio.wait_for(redis.ping(), STATUS_TIMEOUT_S)
     except (RedisError, OSError, TimeoutError):

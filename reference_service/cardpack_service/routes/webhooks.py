@@ -8,30 +8,37 @@ from fastapi import APIRouter, Request, Response
 from starlette.datastructures import State
 from starlette.types import Receive, Scope, Send
 
+from ..audit_budget import AuditBudget
 from ..config import Settings
 from ..events import StandardEvent
 from ..gateways import GatewayAdapter
 from ..gateways.paypal import PayPalGateway
 from ..gateways.standard import StandardGateway
 from ..gateways.stripe_gateway import StripeGateway
+from ..observability.error_sink import ErrorReporter
 from ..webhooks import Pool, WebhookHandler
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 _RESPONSES: dict[int | str, dict[str, str]] = {
-    400: {"description": "Malformed body"},
+    400: {"description": "Malformed body (bad JSON or UTF-8, nested too deep)"},
     401: {"description": "Missing or invalid signature"},
     413: {"description": "Body over the size limit"},
     415: {"description": "Content type is not application/json"},
-    422: {"description": "Event cannot be delivered (unknown pack type, missing fields)"},
-    503: {"description": "Database or gateway verification unavailable; retry"},
+    422: {
+        "description": "Event cannot be delivered (unknown pack type, missing fields, a value out of "
+        "range, a refund for a payment that belongs to another gateway)"
+    },
+    503: {"description": "Database or gateway verification unavailable, or too many requests; retry"},
 }
 
 
-def build_handlers(pool: Pool, settings: Settings) -> dict[str, WebhookHandler]:
+def build_handlers(
+    pool: Pool, settings: Settings, budget: AuditBudget, reporter: ErrorReporter
+) -> dict[str, WebhookHandler]:
     """One handler per gateway, built once at startup (not per request)."""
     gateways: tuple[GatewayAdapter, ...] = (StandardGateway(), StripeGateway(), PayPalGateway())
-    return {gateway.name: WebhookHandler(gateway, pool, settings) for gateway in gateways}
+    return {gateway.name: WebhookHandler(gateway, pool, settings, budget, reporter) for gateway in gateways}
 
 
 async def _handle(gateway: str, request: Request) -> Response:
