@@ -59,10 +59,12 @@ def published_openapi(
                 f"{readiness_target.shown_url} does not serve /openapi.json",
                 option="--openapi FILE (its API document)",
             )
-        assert status == 200, f"GET /openapi.json answered {status}: {text[:200]}"
+        if status != 200:
+            raise AssertionError(f"GET /openapi.json answered {status}: {text[:200]}")
         try:
             document = json.loads(text)
         except ValueError as exc:
             raise AssertionError(f"/openapi.json is not JSON: {text[:200]!r}") from exc
-    assert isinstance(document, dict) and "paths" in document, "the API document has no `paths`: not OpenAPI"
+    if not isinstance(document, dict) or "paths" not in document:
+        raise AssertionError("the API document has no `paths`: it is not an OpenAPI document")
     return document
