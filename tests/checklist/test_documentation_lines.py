@@ -13,8 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from check_kit import CheckRun, RunCheck
 
-from conftest import CheckRun, RunCheck
 from readiness_harness.evidence import docs
 from readiness_harness.paths import PROJECT_ROOT
 from readiness_harness.target.target import Target

@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
+from check_kit import RunCheck
 
-from conftest import RunCheck
 from readiness_harness.target.balancer import EmbeddedBalancer
 from readiness_harness.target.embedded import EmbeddedRedis
 from readiness_harness.target.replica import RedisReplica

@@ -5,8 +5,7 @@ stands in for the deployment's."""
 from __future__ import annotations
 
 import pytest
-
-from conftest import CheckRun, RunCheck
+from check_kit import CheckRun, RunCheck
 
 NOT_GIVEN = {
     "weekly_auto_drill": "--drill-workflow",

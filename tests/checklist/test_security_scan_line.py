@@ -17,11 +17,11 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from check_kit import RunCheck
 from packaging.version import Version
 from pip_audit._format.json import JsonFormat
 from pip_audit._service.interface import ResolvedDependency, SkippedDependency, VulnerabilityResult
 
-from conftest import RunCheck
 from readiness_harness.evidence.security_report import (
     VulnerabilityWaiver,
     age_problem,

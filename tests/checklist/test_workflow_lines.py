@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from check_kit import CheckRun, RunCheck
 
-from conftest import CheckRun, RunCheck
 from readiness_harness.paths import PROJECT_ROOT
 
 WORKFLOWS = PROJECT_ROOT / ".github" / "workflows"
