@@ -45,6 +45,7 @@ HAPROXY_NAME = "haproxy"
 CONFIG = """\
 global
     maxconn 512
+{privileges}
 defaults
     mode http
     timeout connect 2s
@@ -64,6 +65,27 @@ backend service
     default-server check inter 500ms fall 2 rise 1
 {servers}
 """
+
+
+UNPRIVILEGED = ("nobody", "nogroup")
+"""Run as root, HAProxy binds its port and then drops to this user and group."""
+
+
+def _privileges() -> str:
+    """HAProxy's `user`/`group` lines when the harness runs as root (else it stays the
+    harness's own user): it needs nothing of root's after it has bound its port."""
+    import grp
+    import pwd
+
+    if os.geteuid() != 0:
+        return ""
+    user, group = UNPRIVILEGED
+    try:
+        pwd.getpwnam(user)
+        grp.getgrnam(group)
+    except KeyError:
+        return ""
+    return f"    user {user}\n    group {group}"
 
 
 class HAProxyNotFound(EmbeddedServerError):
@@ -124,7 +146,8 @@ class EmbeddedBalancer:
             f"    server {name} {service.host}:{service.port}" for name, service in self.instances.items()
         )
         config = self.folder / "haproxy.cfg"
-        config.write_text(CONFIG.format(host=self.host, port=self.port, servers=servers), encoding="utf-8")
+        text = CONFIG.format(host=self.host, port=self.port, servers=servers, privileges=_privileges())
+        config.write_text(text, encoding="utf-8")
         config.chmod(0o600)
         return config
 
