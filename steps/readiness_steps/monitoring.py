@@ -45,7 +45,7 @@ from readiness_harness.monitoring.rules import (
 )
 from readiness_harness.monitoring.security_scan import scan_reference_service
 from readiness_harness.settings.options import HarnessSettings
-from readiness_harness.target.resolve import EMBEDDED_SCAN, REFERENCE_RULES
+from readiness_harness.target.resolve import REFERENCE_RULES
 from readiness_harness.target.stack import EmbeddedDeployment, private_folder
 from readiness_harness.target.target import Target
 
@@ -521,12 +521,14 @@ def review_sources(
     if target.has("drill_history"):
         sources.drill_dir = Path(target.provided["drill_history"]).parent
     if target.has("security_report"):
-        report = target.provided["security_report"]
-        if report == EMBEDDED_SCAN:
+        report = Path(target.provided["security_report"])
+        if target.embedded and not settings.given("security_report") and not report.exists():
+            # make readiness writes reports/security first; a run without it scans the
+            # reference service's code here (bandit, offline)
             folder = private_folder("readiness-security-scan-")
             request.addfinalizer(lambda: shutil.rmtree(folder, ignore_errors=True))
             report = scan_reference_service(folder)
-        sources.security_report = Path(report)
+        sources.security_report = report
     if target.embedded:
         harness: DrillHarness = request.getfixturevalue("restore_drill")
         sources.backup_dir = Path(harness.passing_drill(request.getfixturevalue("fleet_host")).backup_dir)

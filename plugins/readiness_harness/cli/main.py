@@ -8,7 +8,19 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from readiness_harness.cli import check, daily, drill, load, paypal, report, serve, weekly
+from readiness_harness.cli import (
+    check,
+    checklist_map,
+    daily,
+    drill,
+    load,
+    paypal,
+    report,
+    security_scan,
+    serve,
+    signoffs,
+    weekly,
+)
 from readiness_harness.settings.secrets import guard_stream, remember_environment
 
 
@@ -26,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_parser(commands)
     daily.add_parser(commands)
     weekly.add_parser(commands)
+    security_scan.add_parser(commands)
+    signoffs.add_parser(commands)
+    checklist_map.add_parser(commands)
     return parser
 
 

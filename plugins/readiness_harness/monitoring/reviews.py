@@ -624,10 +624,18 @@ def check_security_report(sources: Sources, window: Window, thresholds: Threshol
     path = sources.security_report
     if not path.exists():
         return Check(name, BREACH, f"no security report at {path}", {"report": str(path)})
+    # a file, or a folder of the scanners' JSON reports (what `readiness security-scan` writes)
+    files = sorted(path.glob("*.json")) if path.is_dir() else [path]
+    if not files:
+        return Check(name, BREACH, f"no JSON security report in {path}", {"report": str(path)})
     max_age = thresholds.number(name, "days")
-    age_days = (window.end - path.stat().st_mtime) / DAY
-    document = json.loads(path.read_text(encoding="utf-8"))
-    findings = security_findings(document)
+    age_days = (window.end - min(file.stat().st_mtime for file in files)) / DAY
+    findings = []
+    for file in files:
+        try:
+            findings += security_findings(json.loads(file.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            return Check(name, BREACH, f"{file} cannot be read as JSON: {exc}", {"report": str(file)})
     details = {
         "report": str(path),
         "age_days": round(age_days, 2),

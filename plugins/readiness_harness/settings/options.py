@@ -248,6 +248,55 @@ OPTIONS: tuple[Option, ...] = (
         metavar="PATH",
         section="evidence",
     ),
+    Option(
+        "workflows",
+        "--workflows",
+        "READINESS_WORKFLOWS",
+        "the target's CI workflows (a folder such as .github/workflows, or one file): automation "
+        "and branch-protection lines; default with --repository: its .github/workflows",
+        kind="path",
+        metavar="PATH",
+        section="evidence",
+    ),
+    Option(
+        "repo_settings",
+        "--repo-settings",
+        "READINESS_REPO_SETTINGS",
+        "the target's branch protection as code: .github/settings.yml (Settings app), or the JSON "
+        "of its branch protection or ruleset from GitHub's API; default with --repository: its "
+        ".github/settings.yml",
+        kind="path",
+        metavar="PATH",
+        section="evidence",
+    ),
+    Option(
+        "security_report",
+        "--security-report",
+        "READINESS_SECURITY_REPORT",
+        "folder of the target's security scan reports: bandit and pip-audit JSON (as `readiness "
+        "security-scan` writes them)",
+        kind="path",
+        metavar="PATH",
+        section="evidence",
+    ),
+    Option(
+        "repository",
+        "--repository",
+        "READINESS_REPOSITORY",
+        "the target's repository checkout: README, docs, runbook pages (documentation lines)",
+        kind="path",
+        metavar="PATH",
+        section="evidence",
+    ),
+    Option(
+        "openapi",
+        "--openapi",
+        "READINESS_OPENAPI",
+        "the target's OpenAPI document (JSON), when the target does not serve /openapi.json",
+        kind="path",
+        metavar="FILE",
+        section="evidence",
+    ),
     # --- disruption: only when asked for twice
     Option(
         "outage_hooks",

@@ -48,6 +48,30 @@ CAPABILITIES: dict[str, Capability] = {
         Capability("drill_history", "the restore drill's history (history.jsonl)", ("--drill-history",)),
         Capability("security_report", "the target's newest security scan report", ("--security-report",)),
         Capability("drill_workflow", "the target's scheduled restore-drill workflow", ("--drill-workflow",)),
+        Capability("workflows", "the target's CI workflow files", ("--workflows", "--repository")),
+        Capability(
+            "repo_settings",
+            "the target's branch protection settings (as code or a JSON export)",
+            ("--repo-settings", "--repository"),
+        ),
+        Capability(
+            "security_report",
+            "the target's security scan reports (bandit, pip-audit JSON)",
+            ("--security-report",),
+        ),
+        Capability(
+            "repository", "the target's repository checkout (README, docs, runbooks)", ("--repository",)
+        ),
+        Capability(
+            "redis_replication",
+            "the target's Redis primary (or a cluster node), whose replication is read",
+            ("--redis-url",),
+        ),
+        Capability(
+            "load_balancer",
+            "the target's load balancer (the target URL) and the instances behind it",
+            ("--target-url",),
+        ),
         Capability(
             "outages",
             "outage hooks for the target's database, cache and service, with permission to use them",
