@@ -221,15 +221,6 @@ OPTIONS: tuple[Option, ...] = (
         section="evidence",
     ),
     Option(
-        "security_report",
-        "--security-report",
-        "READINESS_SECURITY_REPORT",
-        "the target's newest security scan (pip-audit or bandit JSON; weekly review)",
-        kind="path",
-        metavar="FILE",
-        section="evidence",
-    ),
-    Option(
         "drill_workflow",
         "--drill-workflow",
         "READINESS_DRILL_WORKFLOW",
@@ -274,7 +265,7 @@ OPTIONS: tuple[Option, ...] = (
         "--security-report",
         "READINESS_SECURITY_REPORT",
         "folder of the target's security scan reports: bandit and pip-audit JSON (as `readiness "
-        "security-scan` writes them)",
+        "security-scan` writes them); the security-scan line and the weekly review read it",
         kind="path",
         metavar="PATH",
         section="evidence",
