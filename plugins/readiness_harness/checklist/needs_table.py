@@ -21,14 +21,18 @@ def _need_text(need: str) -> str | None:
     if need.startswith(GATEWAY_PREFIX):
         return None  # gateways are summed up in one phrase
     known = CAPABILITIES.get(need)
-    return f"`{known.option_text}`" if known else f"`{need}`"
+    options = known.options if known else (need,)
+    return " or ".join(f"`{option}`" if option.startswith("--") else option for option in options)
 
 
 def _gateway_text(gateways: set[str]) -> str:
     parts = [f"`{GATEWAY_SECRETS[name]}`" for name in ("standard", "stripe") if name in gateways]
     if "paypal" in gateways:
         parts.append("`--paypal-sandbox`")
-    return "signed deliveries (" + ", ".join(parts) + " for the gateways it uses)"
+    if len(gateways) == 1:
+        # a line about any payment sends the first gateway the target uses
+        return "signed deliveries of one gateway it uses (its secret, or `--paypal-sandbox`)"
+    return "signed deliveries of each gateway it uses (" + ", ".join(parts) + ")"
 
 
 def line_tags(line: dict[str, Any]) -> list[str]:
