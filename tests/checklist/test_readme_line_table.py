@@ -37,12 +37,15 @@ def table_rows() -> list[list[str]]:
 
 
 def scenarios() -> dict[str, list[str]]:
-    """Scenario title -> its own tags (not the feature's, not severity)."""
+    """Scenario title -> the tags a person selects it by: its own and its feature's, not
+    the feature's area tag (readiness.json's area_tag), not severity."""
     found: dict[str, list[str]] = {}
     for path in sorted((PROJECT_ROOT / "features").glob("*.feature")):
         feature = get_feature(str(path.parent), path.name)
         for scenario in feature.scenarios.values():
-            own = sorted(tag for tag in scenario.tags - feature.tags if not tag.startswith("severity_"))
+            area = sorted(feature.tags)[0] if feature.tags else ""
+            tags = (scenario.tags | feature.tags) - {area}
+            own = sorted(tag for tag in tags if not tag.startswith("severity_"))
             found[scenario.name] = own
     return found
 

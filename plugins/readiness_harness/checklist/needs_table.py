@@ -60,5 +60,9 @@ def render_needs_table(lines: list[dict[str, Any]]) -> str:
     for line in sorted(lines, key=lambda line: (line.get("feature_file", ""), line.get("line_number", 0))):
         tags = ", ".join(f"`@{tag}`" for tag in line_tags(line))
         needs = needs_text(line.get("needs", []))
+        if "attested" in line.get("tags", []):
+            needs = "a sign-off in `attestations.yml` (`--attestations`)"
+        elif "after_suites" in line.get("tags", []) and needs == NOTHING_MORE:
+            needs = "the lines it names, run in the same check"
         rows.append(f"| {_cell(line['area'])} | {_cell(line['scenario'])} | {tags} | {needs} |")
     return "\n".join(rows) + "\n"
