@@ -152,10 +152,15 @@ lint: $(STAMP) $(NODE_MODULES)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Test files run in TEST_WORKERS processes (pytest-xdist; one file stays on one worker, so
+# a module's servers start once): most tests wait on servers, drills and checks they run.
+TEST_WORKERS ?= 3
+
 # Tests never write into reports/ (it belongs to `make readiness`): their evidence goes to
 # a temporary folder removed afterwards.
 test: lint typecheck $(MONITORING_BINARIES) $(HAPROXY) $(SSHD)
-	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; READINESS_REPORTS_DIR="$$tmp" $(BIN)/pytest
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	  READINESS_REPORTS_DIR="$$tmp" $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 clean:
 	rm -rf $(VENV) reports allure-results allure-report readiness.json readiness-summary.md

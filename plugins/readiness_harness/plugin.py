@@ -38,7 +38,7 @@ from readiness_harness.report.signoff import (
 )
 from readiness_harness.report.verdict import Verdict, WaiverMismatch, check_waivers, judge, warnings, write
 from readiness_harness.settings.options import GATEWAY_NAMES, HarnessSettings, add_options, resolve_settings
-from readiness_harness.settings.secrets import redact_url, scrub
+from readiness_harness.settings.secrets import redact_url, scrub, standard_secret_problem
 from readiness_harness.target.embedded import EmbeddedServerError
 from readiness_harness.target.outages import OutageError, Outages
 from readiness_harness.target.preflight import Finding, preflight
@@ -108,6 +108,10 @@ def _terminate_as_interrupt(signum: int, frame: FrameType | None) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     settings = resolve_settings(config)
     config.stash[SETTINGS_KEY] = settings
+    if settings.secrets.given("PAYMENTS_WEBHOOK_SECRET"):
+        problem = standard_secret_problem(settings.secrets.payments_webhook_secret.reveal())
+        if problem is not None:
+            raise pytest.UsageError(f"PAYMENTS_WEBHOOK_SECRET: {problem}")
     try:
         config.stash[WAIVERS_KEY] = load_waivers(settings.waivers_file, settings.target_url)
     except SignoffFileError as exc:

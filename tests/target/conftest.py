@@ -12,13 +12,15 @@ from pathlib import Path
 
 import pytest
 
+from readiness_harness.settings.secrets import new_standard_secret
+
 CTL = str(Path(__file__).with_name("deployment_ctl.py"))
 
 
 @pytest.fixture(scope="module")
 def target_secrets() -> dict[str, str]:
     return {
-        "PAYMENTS_WEBHOOK_SECRET": "whsec_" + secrets.token_urlsafe(24),
+        "PAYMENTS_WEBHOOK_SECRET": new_standard_secret(),
         "STRIPE_WEBHOOK_SECRET": "whsec_" + secrets.token_hex(24),
         "ADMIN_TOKEN": secrets.token_urlsafe(32),
     }

@@ -351,6 +351,22 @@ def new_standard_secret() -> str:
     return STANDARD_KEY_PREFIX + base64.b64encode(token_bytes(24)).decode()
 
 
+def standard_secret_problem(secret: str) -> str | None:
+    """Why `secret` is not a Standard Webhooks secret (`whsec_` and the key in base64, as
+    the standardwebhooks libraries read it), or None; never shows the secret."""
+    key = secret.removeprefix(STANDARD_KEY_PREFIX)
+    try:
+        decoded = base64.b64decode(key, validate=True)
+    except ValueError:  # binascii.Error is a ValueError
+        return (
+            "it is not whsec_ followed by standard base64 (A-Z, a-z, 0-9, + and /, with = padding): "
+            "the standardwebhooks libraries cannot read it, so no delivery could be signed with it"
+        )
+    if not decoded:
+        return "its key is empty"
+    return None
+
+
 SECRET_ENVIRONMENT = (
     "PAYMENTS_WEBHOOK_SECRET",
     "STRIPE_WEBHOOK_SECRET",
