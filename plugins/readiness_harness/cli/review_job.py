@@ -27,6 +27,8 @@ from readiness_harness.paths import PROJECT_ROOT
 from readiness_harness.settings.secrets import SECRET_ENVIRONMENT as SECRET_NAMES
 from readiness_harness.settings.secrets import load_secrets, redact_url, scrub
 
+SCRAPE_WAIT_S = 60.0
+"""How long the job waits for Prometheus to have scraped its synthetic captures."""
 SYNTHETIC_CAPTURES = 30
 EXIT_BREACH = 1
 EXIT_USAGE = 2
@@ -185,7 +187,15 @@ def embedded_sources(args: argparse.Namespace, kind: str) -> Iterator[tuple[Any,
             answers[reply.status_code] = answers.get(reply.status_code, 0) + 1
             reply = simulator.send(simulator.unsigned_capture(first))
             answers[reply.status_code] = answers.get(reply.status_code, 0) + 1
-        time.sleep(3)  # let Prometheus scrape the burst
+        # Prometheus must have scraped the burst before the reviews read it: on a loaded
+        # machine a fixed pause is not enough, so wait for the counts themselves.
+        scraped = monitoring.prometheus().wait_for(
+            f'sum(webhook_latency_seconds_count{{job="cardpack"}}) >= {SYNTHETIC_CAPTURES}',
+            timeout=SCRAPE_WAIT_S,
+        )
+        if not scraped:
+            _print(f"[{kind}] Prometheus had not scraped the synthetic captures after {SCRAPE_WAIT_S:.0f} s")
+        time.sleep(3)  # the reviews' windows end on a whole (clock) minute: let one more pass
         done: dict[str, Any] = {
             "deployment": "the embedded reference deployment (started for this job)",
             "synthetic traffic": f"{SYNTHETIC_CAPTURES + 2} deliveries sent by the job, answered {answers}",
