@@ -31,6 +31,22 @@ $(PROMTOOL): | $(STAMP)
 	dpkg-deb --fsys-tarfile "$$tmp"/prometheus_*.deb | tar -x -C "$$tmp" ./usr/bin/promtool; \
 	install -m 0755 "$$tmp/usr/bin/promtool" $@; echo "installed $@ from Debian's prometheus package"
 
+# sshd for the namespace fleet tests (tests/fleet): only the binary and the one library
+# Debian's build needs (libwrap0) are extracted from Debian's packages into the venv;
+# installing openssh-server would also create and start a system ssh service.
+SSHD_DIR := $(VENV)/opt/openssh
+SSHD := $(SSHD_DIR)/usr/sbin/sshd
+$(SSHD): | $(STAMP)
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	if ! (cd "$$tmp" && apt-get download openssh-server libwrap0 >/dev/null 2>&1); then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq >/dev/null && (cd "$$tmp" && apt-get download openssh-server libwrap0 >/dev/null); \
+	  else echo "sshd for the fleet tests: apt-get download needs the package lists (run as root once); the tests skip without it" >&2; exit 0; fi; \
+	fi; \
+	mkdir -p $(SSHD_DIR); \
+	dpkg-deb --fsys-tarfile "$$tmp"/openssh-server_*.deb | tar -x -C $(SSHD_DIR) ./usr/sbin/sshd; \
+	dpkg-deb --fsys-tarfile "$$tmp"/libwrap0_*.deb | tar -x -C $(SSHD_DIR) --wildcards './usr/lib/*/libwrap.so.0*'; \
+	echo "installed $@ from Debian's openssh-server package"
+
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required, found " + sys.version.split()[0])'
 	$(PYTHON) -m venv $(VENV)
@@ -58,13 +74,14 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/yamllint --strict .
 	$(BIN)/ansible-lint --profile production playbooks roles
+	$(BIN)/bandit -q -c pyproject.toml -r plugins steps reference_service
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # Tests never write into reports/ (it belongs to `make readiness`): their evidence goes to
 # a temporary folder removed afterwards.
-test: lint typecheck $(PROMTOOL)
+test: lint typecheck $(PROMTOOL) $(SSHD)
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; READINESS_REPORTS_DIR="$$tmp" $(BIN)/pytest
 
 clean:

@@ -1,26 +1,34 @@
-"""How much the Ansible backup + restore drill costs over a bare pg_dump/pg_restore.
+"""How much the Ansible backup + restore drill costs over a bare pg_dump/pg_restore, on
+one host and on a fleet over ssh, with and without the mitogen accelerator.
 
 Starts an embedded PostgreSQL 18 and Redis, applies the service's schema, seeds cards,
 purchases and artists straight through generate_series (bypassing the service's
 functions), then times, in one run:
 
   bare      pg_dump -Fc, then pg_restore -j2 into a scratch database (dropped after)
-  playbooks playbooks/backup.yml, then playbooks/restore_drill.yml
+  one host  playbooks/backup.yml, then playbooks/restore_drill.yml on this machine
+            (ansible_connection local), plain Ansible and with mitogen
+  fleet     the same two playbooks over ssh on a namespace fleet of 1, 3 and 5 database
+            hosts (tests/fleet/fleet_kit.py, root only) seeded with --fleet-cards each,
+            plain and with mitogen
 
-and prints both wall times and their ratio. The drill does more than the bare pair on
-purpose: it checksums the backup, reads its table of contents, takes a safety snapshot
-(a second pg_dump), counts, pings Redis and checks a write, so expect a ratio above 2.
+and prints every wall time, the drill's overhead over the bare pair (what orchestration
+costs), and each fleet's time as a multiple of the fleet of one. The drill does more than
+the bare pair on purpose: it checksums the backup, reads its table of contents, takes a
+safety snapshot (a second pg_dump), counts every table, pings Redis and checks a write.
 
     .venv/bin/python bench/drill_benchmark.py                   # 1M cards, 200k purchases
     .venv/bin/python bench/drill_benchmark.py --cards 100000 --purchases 20000 --artists 1000
+    .venv/bin/python bench/drill_benchmark.py --fleet-sizes "" # no fleet (not root)
 
-Everything (servers, dumps, reports) lives in temporary directories that are removed at
-the end; nothing is written to the repository.
+Everything (servers, dumps, reports, namespaces) lives in temporary places removed at the
+end; nothing is written to the repository.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -32,7 +40,7 @@ from typing import TypeVar
 import psycopg
 from psycopg import sql
 
-from readiness_harness.drill.playbooks import run_playbook
+from readiness_harness.drill.playbooks import ACCELERATORS, PlaybookRun, run_playbook
 from readiness_harness.target.embedded import EmbeddedServers, embedded_servers
 
 SCHEMA = Path(__file__).resolve().parents[1] / "reference_service" / "cardpack_service" / "schema.sql"
@@ -56,10 +64,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--jobs", type=int, default=2, help="parallel pg_restore jobs, bare and drill (default 2)"
     )
+    parser.add_argument(
+        "--fleet-sizes",
+        default="1,3,5",
+        help="database hosts of the namespace fleets to time, comma-separated ('' for none; default 1,3,5)",
+    )
+    parser.add_argument(
+        "--fleet-cards", type=int, default=20_000, help="cards seeded on each fleet host (default 20,000)"
+    )
+    parser.add_argument(
+        "--modes",
+        default="none,mitogen",
+        help="accelerators to time, comma-separated: none (plain Ansible), mitogen (default both)",
+    )
     parser.add_argument("--verbose", action="store_true", help="stream the playbooks' output while they run")
     args = parser.parse_args(argv)
     if args.purchases < 1 or args.cards < 1 or args.artists < 50 or args.jobs < 1:
         parser.error("--purchases and --cards must be >= 1, --artists >= 50, --jobs >= 1")
+    try:
+        args.fleet_sizes = [int(size) for size in args.fleet_sizes.split(",") if size.strip()]
+    except ValueError:
+        parser.error(f"--fleet-sizes must be whole numbers, got {args.fleet_sizes!r}")
+    args.modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
+    if any(mode not in ACCELERATORS for mode in args.modes) or not args.modes:
+        parser.error(f"--modes must name some of {', '.join(ACCELERATORS)}")
+    if any(size < 1 for size in args.fleet_sizes):
+        parser.error("--fleet-sizes must be at least 1")
     return args
 
 
@@ -104,10 +134,13 @@ def seed(url: str, cards: int, purchases: int, artists: int) -> None:
 def bare_dump_restore(servers: EmbeddedServers, work: Path, jobs: int) -> tuple[float, float, int]:
     postgres = servers.postgres
     archive = work / "bare.pgc"
+    # The connection (password included) goes through libpq's environment, never argv.
+    libpq_env = {**os.environ, **postgres.libpq_environment()}
     _, dump_s = timed(
         lambda: subprocess.run(
-            [str(postgres.bin_dir / "pg_dump"), "-Fc", "-f", str(archive), postgres.url],
+            [str(postgres.bin_dir / "pg_dump"), "-Fc", "-f", str(archive)],
             check=True,
+            env=libpq_env,
         )
     )
     scratch = f"{postgres.database}_bench_scratch"
@@ -119,16 +152,87 @@ def bare_dump_restore(servers: EmbeddedServers, work: Path, jobs: int) -> tuple[
                 [
                     str(postgres.bin_dir / "pg_restore"),
                     f"-j{jobs}",
-                    f"--dbname={postgres.admin_url(scratch)}",
+                    f"--dbname={scratch}",
                     str(archive),
                 ],
                 check=True,
+                env=libpq_env,
             )
         )
     finally:
         with psycopg.connect(postgres.admin_url(), autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(scratch)))
     return dump_s, restore_s, archive.stat().st_size
+
+
+def drill_pair(
+    env: dict[str, str], extravars: dict[str, object], mode: str, quiet: bool, inventory: Path | None = None
+) -> tuple[float, float, PlaybookRun]:
+    """backup.yml then restore_drill.yml: their wall times and the drill's run."""
+    backup, backup_s = timed(
+        lambda: run_playbook("backup", env, extravars, quiet=quiet, inventory=inventory, accelerator=mode)
+    )
+    if not backup.ok:
+        raise SystemExit(f"backup.yml failed ({mode}):\n{backup.stdout[-3000:]}")
+    drill, drill_s = timed(
+        lambda: run_playbook(
+            "restore_drill", env, extravars, quiet=quiet, inventory=inventory, accelerator=mode
+        )
+    )
+    if not drill.ok:
+        raise SystemExit(f"restore_drill.yml failed ({mode}):\n{drill.stdout[-3000:]}")
+    return backup_s, drill_s, drill
+
+
+def fleet_runs(args: argparse.Namespace, work: Path) -> dict[tuple[int, str], float]:
+    """Backup + drill wall time on namespace fleets of each size, in each mode."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "fleet"))
+    from fleet_kit import namespace_fleet, why_unavailable
+
+    reason = why_unavailable()
+    if reason:
+        print(f"fleet: skipped ({reason})")
+        return {}
+    results: dict[tuple[int, str], float] = {}
+    for size in args.fleet_sizes:
+        databases = {f"db{index}": 1 for index in range(1, size + 1)}
+        with namespace_fleet(databases) as fleet:
+            for host in fleet.databases:
+                with psycopg.connect(host.database_url, autocommit=True) as conn:
+                    conn.execute("TRUNCATE cards, purchases RESTART IDENTITY CASCADE")
+                seed_existing(host.database_url, args.fleet_cards, max(args.fleet_cards // 5, 1))
+            for mode in args.modes:
+                reports = work / f"fleet-{size}-{mode}"
+                backup_s, drill_s, _ = drill_pair(
+                    {}, {"readiness_drill_report_dir": str(reports)}, mode, not args.verbose, fleet.inventory
+                )
+                results[(size, mode)] = backup_s + drill_s
+                print(
+                    f"fleet of {size} over ssh, {mode:<8} backup {backup_s:7.2f} s  drill {drill_s:7.2f} s"
+                    f"  total {backup_s + drill_s:7.2f} s"
+                )
+    return results
+
+
+def seed_existing(url: str, cards: int, purchases: int) -> None:
+    """Bulk purchases and cards into a database that already has the schema."""
+    with psycopg.connect(url, autocommit=True) as conn, conn.transaction():
+        conn.execute("SET LOCAL session_replication_role = replica")
+        conn.execute(
+            "INSERT INTO purchases (payment_id, gateway, user_id, pack_type, amount, currency, status, "
+            "created_at) "
+            "SELECT 'bench-' || g, 'stripe', 'user-' || (g %% 5000), 'black', 500, 'usd', 'active', now() "
+            "FROM generate_series(1, %s) AS g",
+            (purchases,),
+        )
+        conn.execute(
+            "INSERT INTO cards (purchase_id, artist_id, user_id) "
+            "SELECT p.first + g %% p.n, a.first + g %% a.n, 'user-' || (g %% 5000) "
+            "FROM generate_series(0, %s - 1) AS g, "
+            "(SELECT min(purchase_id) AS first, count(*) AS n FROM purchases) AS p, "
+            "(SELECT min(artist_id) AS first, count(*) AS n FROM artists) AS a",
+            (cards,),
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,28 +261,41 @@ def main(argv: list[str] | None = None) -> int:
             "PG_BIN_DIR": str(servers.postgres.bin_dir),
             "DRILL_REPORT_PATH": str(work / "reports"),
         }
-        quiet = not args.verbose
-        backup, backup_s = timed(lambda: run_playbook("backup", env, quiet=quiet))
-        if not backup.ok:
-            print(backup.stdout, file=sys.stderr)
-            return 1
-        print(f"playbook backup.yml           {backup_s:8.2f} s")
-        extravars = {"restore_drill_restore_jobs": args.jobs}
-        drill, drill_s = timed(lambda: run_playbook("restore_drill", env, extravars=extravars, quiet=quiet))
-        if not drill.ok or drill.report is None:
-            print(drill.stdout, file=sys.stderr)
-            return 1
-        report = drill.report
-        print(
-            f"playbook restore_drill.yml    {drill_s:8.2f} s   (report: restore_seconds "
-            f"{report['restore_seconds']}, rpo_seconds {report['rpo_seconds']}, "
-            f"cards {report['counts']['cards']:,})"
-        )
-        playbooks_s = backup_s + drill_s
-        print(f"playbooks total               {playbooks_s:8.2f} s")
-        print(f"ratio playbooks / bare        {playbooks_s / bare_s:8.2f} x")
-        restore_ratio = report["restore_seconds"] / restore_s
-        print(f"ratio drill restore / bare restore {restore_ratio:5.2f} x")
+        extravars: dict[str, object] = {"restore_drill_restore_jobs": args.jobs}
+        one_host: dict[str, float] = {}
+        for mode in args.modes:
+            backup_s, drill_s, drill = drill_pair(env, extravars, mode, not args.verbose)
+            report = drill.report or {}
+            one_host[mode] = backup_s + drill_s
+            print(
+                f"one host (local), {mode:<8} backup {backup_s:7.2f} s  drill {drill_s:7.2f} s  "
+                f"total {backup_s + drill_s:7.2f} s  (restore_seconds {report.get('restore_seconds')}, "
+                f"cards {report.get('counts', {}).get('cards', 0):,})"
+            )
+        fleets = fleet_runs(args, work) if args.fleet_sizes else {}
+
+        print()
+        print("summary (same run, same machine)")
+        print(f"  bare dump + restore                    {bare_s:8.2f} s")
+        for mode, total in one_host.items():
+            # The drill dumps twice (backup and safety snapshot) and restores once: subtract
+            # the bare pair once and the bare dump once more to leave what orchestration costs.
+            overhead = total - bare_s - dump_s
+            print(
+                f"  one host, {mode:<8} backup + drill       {total:8.2f} s  = {total / bare_s:5.2f} x bare,"
+                f" orchestration overhead {overhead:6.2f} s"
+            )
+        for mode in args.modes:
+            base = fleets.get((1, mode))
+            for size in args.fleet_sizes:
+                if (size, mode) in fleets and base:
+                    total = fleets[(size, mode)]
+                    print(
+                        f"  fleet of {size}, {mode:<8}                 {total:8.2f} s  = "
+                        f"{total / base:5.2f} x fleet of 1"
+                    )
+        if "none" in one_host and "mitogen" in one_host:
+            print(f"  mitogen / plain, one host              {one_host['mitogen'] / one_host['none']:8.2f} x")
     return 0
 
 

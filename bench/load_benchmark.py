@@ -30,6 +30,7 @@ import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import psycopg
 
@@ -37,7 +38,7 @@ from cardpack_service.config import Settings
 from controls import bare_app, direct_captures
 from httpload import Request, build_request, run, storm
 from readiness_harness.gateways.events import EventFactory, Payment, Signer
-from readiness_harness.settings.secrets import load_secrets
+from readiness_harness.settings.secrets import load_secrets, redact_url
 from readiness_harness.target.stack import embedded_stack
 
 PGBENCH_SCRIPT = """\
@@ -48,9 +49,11 @@ SELECT * FROM record_capture('pgbench', 'evt-' || :client_id || '-' || :n, 'paym
 
 
 def pgbench_tps(bin_dir: Path, database_url: str, clients: int, seconds: int) -> float:
-    match = re.match(r"postgresql://(\w+)@([\d.]+):(\d+)/(\w+)", database_url)
-    assert match, database_url
-    user, host, port, database = match.groups()
+    parts = urlsplit(database_url)
+    assert parts.hostname and parts.username, redact_url(database_url)
+    user, host, port, database = parts.username, parts.hostname, str(parts.port or 5432), parts.path[1:]
+    # The password goes through libpq's environment, never argv (every local user can read argv).
+    env = {**os.environ, "PGPASSWORD": unquote(parts.password or "")}
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
         script.write(PGBENCH_SCRIPT)
     try:
@@ -79,6 +82,7 @@ def pgbench_tps(bin_dir: Path, database_url: str, clients: int, seconds: int) ->
             capture_output=True,
             text=True,
             check=True,
+            env=env,
         )
     finally:
         os.unlink(script.name)
@@ -203,7 +207,7 @@ def main() -> int:
     with embedded_stack(secrets, workers=args.workers) as stack:
         assert stack.postgres is not None
         url, port = stack.service.url, stack.service.port
-        print(f"service {url} ({args.workers} workers), PostgreSQL {stack.postgres.url}")
+        print(f"service {url} ({args.workers} workers), PostgreSQL {stack.postgres.shown_url}")
         warmup, _ = signed_captures(signer, url, 500, "WARM")
         asyncio.run(run("127.0.0.1", port, warmup, 8))
         for clients in args.concurrency:

@@ -106,7 +106,7 @@ Feature: Payment gateway delivers packs exactly once
   @processing_success_rate @severity_critical
   Scenario Outline: <gateway> webhook processing succeeds over 99% of the time with under 0.1% errors
     Given the success goal: over 99% of webhooks processed successfully and under 0.1% answered with a server error
-    When 400 signed captures of new <gateway> payments are sent, 16 in flight
+    When 200 signed captures of new <gateway> payments are sent, 16 in flight
     Then the burst meets the goal
     And every payment of the burst holds exactly one pack of 5 cards
 

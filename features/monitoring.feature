@@ -30,3 +30,4 @@ Feature: Monitoring, alerting and backups in operation
     And the infrastructure verification playbook runs
     Then it finds PostgreSQL and Redis answering and the backup folder private
     And no more backups are kept than the inventory's retention allows
+    And a backup run prunes a folder holding more old backups than the retention down to the retention

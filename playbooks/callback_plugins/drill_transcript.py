@@ -1,10 +1,16 @@
-"""Print the restore drill's transcript lines exactly as DESIGN.md shows them.
+"""Print the restore drill's transcript lines as DESIGN.md shows them, naming the host.
 
 The restore_drill role announces each step with a debug task ("Using backup: ...",
 "Cards: 1234", "---- RESTORE DRILL PASSED ----"); the default stdout callback shows
 those wrapped as `"msg": "..."`. This notification callback, loaded from beside the
-playbooks and enabled by itself, echoes every debug message of that role as a bare line,
-so operators and log scrapers can match the lines as written.
+playbooks and enabled by itself, echoes every debug message of that role as a bare line
+after the name of the host it is about, so on a fleet every line says which host it is:
+
+    [db1] Cards: 1234
+    [db2] ---- RESTORE DRILL FAILED ----
+    [fleet] db2: FAILED at data: ...
+
+Messages of run-once tasks (the drill summary of every host) carry `[fleet]`.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ class CallbackModule(CallbackBase):  # type: ignore[misc]
             return
         message = result._result.get("msg")
         lines = message if isinstance(message, list) else [message]
+        prefix = "fleet" if task.run_once else result._host.get_name()
         for line in lines:
             if isinstance(line, str) and line:
-                self._display.display(line)
+                self._display.display(f"[{prefix}] {line}")

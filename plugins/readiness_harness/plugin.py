@@ -13,7 +13,7 @@ import contextlib
 import platform
 import signal
 import sys
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from types import FrameType
@@ -24,6 +24,7 @@ import pytest
 from readiness_harness.checklist.collection import collect_feature, register_markers
 from readiness_harness.checklist.outcomes import not_applicable
 from readiness_harness.checklist.recorder import EVIDENCE_PREFIX, ChecklistLine, ChecklistRecorder
+from readiness_harness.fleet.parametrize import register_fleet
 from readiness_harness.gateways.clients import AdminClient, WebhookClient
 from readiness_harness.gateways.simulator import GatewaySimulator
 from readiness_harness.report import allure_evidence
@@ -64,6 +65,7 @@ pytest_plugins = (
     "readiness_steps.load_testing",
     "readiness_harness.drill.fixtures",
     "readiness_harness.load.fixtures",
+    "readiness_harness.report.redaction",
 )
 
 SETTINGS_KEY = pytest.StashKey[HarnessSettings]()
@@ -107,6 +109,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[RECORDER_KEY] = recorder
     config.stash[JANITOR_KEY] = contextlib.ExitStack()
     config.pluginmanager.register(recorder, "readiness-checklist")
+    register_fleet(config, settings.path("inventory"))
     if config.pluginmanager.has_plugin("allure_pytest_bdd"):
         config.pluginmanager.register(allure_evidence, "readiness-allure")
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
@@ -146,8 +149,10 @@ def _start_embedded(config: pytest.Config) -> Target:
             embedded_stack(settings.secrets, settings.database_url, settings.redis_url, tls=True)
         )
     except EmbeddedServerError as exc:
-        config.stash[ABORTED_KEY] = str(exc)
-        pytest.exit(f"readiness: the embedded default could not start: {exc}", returncode=UNREACHABLE_EXIT)
+        config.stash[ABORTED_KEY] = scrub(str(exc))
+        pytest.exit(
+            scrub(f"readiness: the embedded default could not start: {exc}"), returncode=UNREACHABLE_EXIT
+        )
     target = embedded_target(settings, deployment)
     _watch_outages(config, target)
     config.stash[TARGET_KEY] = target
@@ -180,11 +185,11 @@ def _resolve_deployed(session: pytest.Session) -> None:
     try:
         target = deployed_target(settings, sandbox)
     except TargetUnreachable as exc:
-        config.stash[ABORTED_KEY] = str(exc)
-        pytest.exit(f"readiness preflight: {exc}", returncode=UNREACHABLE_EXIT)
+        config.stash[ABORTED_KEY] = scrub(str(exc))
+        pytest.exit(scrub(f"readiness preflight: {exc}"), returncode=UNREACHABLE_EXIT)
     except TargetUsageError as exc:
-        config.stash[ABORTED_KEY] = str(exc)
-        raise pytest.UsageError(str(exc)) from exc
+        config.stash[ABORTED_KEY] = scrub(str(exc))
+        raise pytest.UsageError(scrub(str(exc))) from exc
     _watch_outages(config, target)
     config.stash[TARGET_KEY] = target
     with (
@@ -253,21 +258,6 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     gateways = _gateways(item.config)
     if gateway is not None and gateway not in gateways:
         not_applicable(f"the target does not use {gateway} (its gateways: {', '.join(gateways)})")
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """No secret reaches the console or a report: failures and captured output are scrubbed."""
-    report = yield
-    if report.longrepr is not None and not isinstance(report.longrepr, tuple):
-        text = str(report.longrepr)
-        cleaned = scrub(text)
-        if cleaned != text:
-            report.longrepr = cleaned
-    report.sections = [(title, scrub(content)) for title, content in report.sections]
-    return report
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -413,12 +403,3 @@ def outages(readiness_target: Target) -> Iterator[Outages]:
         yield control
     finally:
         control.restore_all()
-
-
-@pytest.fixture(scope="session")
-def infra_host() -> Any:
-    """testinfra's host for the target machine (its `host` fixture is parametrized at
-    collection, which BDD steps cannot use)."""
-    import testinfra
-
-    return testinfra.get_hosts(["local://"])[0]

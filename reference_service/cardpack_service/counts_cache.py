@@ -39,5 +39,5 @@ class CountsCache:
                     self._value = None
                     value = await self._read()
                     self._value, self._read_at = value, self._clock()
-        assert self._value is not None
+        assert self._value is not None  # nosec B101 # type narrowing: set just above
         return dict(self._value), self._clock() - self._read_at

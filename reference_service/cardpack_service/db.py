@@ -118,7 +118,7 @@ async def _fetch_one(pool: Pool, query: str, params: tuple[Any, ...]) -> tuple[A
     async def work(conn: AsyncConnection[Any]) -> tuple[Any, ...]:
         cur = await conn.execute(query, params)
         row = await cur.fetchone()
-        assert row is not None, "query returns exactly one row"
+        assert row is not None, "query returns exactly one row"  # nosec B101 # type narrowing: one-row functions
         return tuple(row)
 
     return await _run(pool, work)

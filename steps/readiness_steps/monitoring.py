@@ -8,8 +8,8 @@ from typing import Any
 import yaml
 from pytest_bdd import given, parsers, then, when
 
-from readiness_harness.drill.harness import DrillHarness, DrillRun
-from readiness_harness.drill.playbooks import PlaybookRun, run_playbook
+from readiness_harness.drill.harness import DrillHarness, HostRun
+from readiness_harness.drill.playbooks import PlaybookRun
 from readiness_harness.monitoring.promtool import check_rules, test_rules
 from readiness_harness.target.target import Target
 
@@ -64,20 +64,38 @@ def _(alert_rules: dict[str, Any]) -> None:
 
 
 @when("the infrastructure verification playbook runs", target_fixture="verify_run")
-def _(restore_drill: DrillHarness, drill_run: DrillRun) -> PlaybookRun:
-    return run_playbook("verify_infra", restore_drill.env(drill_run.backup_dir))
+def _(restore_drill: DrillHarness, drill_run: HostRun) -> PlaybookRun:
+    return restore_drill.verify_infra()
 
 
 @then("it finds PostgreSQL and Redis answering and the backup folder private")
-def _(verify_run: PlaybookRun, infra_host: Any, drill_run: DrillRun) -> None:
-    assert verify_run.ok, f"verify_infra failed:\n{verify_run.stdout[-3000:]}"
-    assert infra_host.file(str(drill_run.backup_dir)).mode == 0o700
+def _(verify_run: PlaybookRun, infra_host: Any, drill_run: HostRun) -> None:
+    host = drill_run.host.name
+    assert verify_run.recap(host).get("ok", 0) > 0, f"verify_infra did not run on {host}"
+    assert verify_run.recap(host).get("failures", 0) == 0, (
+        f"verify_infra failed on {host}:\n{verify_run.stdout[-3000:]}"
+    )
+    folder = infra_host.file(drill_run.backup_dir)
+    assert folder.is_directory and folder.mode == 0o700, f"{folder.path} has mode {oct(folder.mode)}"
 
 
 @then("no more backups are kept than the inventory's retention allows")
-def _(drill_run: DrillRun, verify_run: PlaybookRun, pytestconfig: Any) -> None:
-    inventory = yaml.safe_load((pytestconfig.rootpath / "inventory" / "local.yml").read_text())
-    retention = int(inventory["all"]["vars"]["readiness_backup_retention"])
-    backups = sorted(drill_run.backup_dir.glob("backup_*.pgc"))
-    assert 1 <= len(backups) <= retention, [path.name for path in backups]
-    assert verify_run.ok
+def _(restore_drill: DrillHarness, drill_run: HostRun) -> None:
+    retention = restore_drill.retention(drill_run.host)
+    backups = restore_drill.backups_in(drill_run.host, drill_run.backup_dir)
+    assert 1 <= len(backups) <= retention, (
+        f"{len(backups)} backups in {drill_run.backup_dir} on {drill_run.host.name}, "
+        f"retention {retention}: {backups}"
+    )
+
+
+@then("a backup run prunes a folder holding more old backups than the retention down to the retention")
+def _(restore_drill: DrillHarness, drill_run: HostRun) -> None:
+    retention = restore_drill.retention(drill_run.host)
+    before, after, run = restore_drill.pruning_run(drill_run.host)
+    assert run.ok, f"the backup failed on {drill_run.host.name}:\n{run.stdout[-3000:]}"
+    assert len(before) > retention, before
+    assert len(after) == retention, f"kept {len(after)} of {len(before) + 1}, retention {retention}: {after}"
+    new = set(after) - set(before)
+    assert len(new) == 1, f"the new backup is not among the kept ones: {after}"
+    assert set(after) - new == set(before[-(retention - 1) :]), "pruning did not remove the oldest backups"

@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 import testinfra
-from roles_kit import SCHEMA, GoodBackup, Stack, backups_in, counts, fingerprint, seed
+from roles_kit import SCHEMA, GoodBackup, Stack, backups_in, counts, fingerprint, seed, seed_bulk
 
 from readiness_harness.drill.playbooks import PlaybookRun, run_playbook
 from readiness_harness.target.embedded import embedded_servers
@@ -27,6 +27,7 @@ def stack() -> Iterator[Stack]:
         with psycopg.connect(servers.postgres.url, autocommit=True) as conn:
             conn.execute(SCHEMA.read_text())
             seed(conn, "seed")
+            seed_bulk(conn, "bulk", 3000)
         yield Stack(
             servers=servers,
             database_url=servers.postgres.url,

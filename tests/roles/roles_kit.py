@@ -4,6 +4,7 @@ the live data, and backup-directory helpers."""
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import shutil
 from dataclasses import dataclass
@@ -58,6 +59,15 @@ class GoodBackup:
     def checksum_file(self) -> Path:
         return self.path.with_name(self.path.name + ".sha256")
 
+    @property
+    def manifest_file(self) -> Path:
+        return self.path.with_name(self.path.name + ".manifest.json")
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.manifest_file.read_text())
+        return data
+
 
 def seed(conn: psycopg.Connection[tuple[Any, ...]], prefix: str) -> None:
     """Purchases with their cards, through the service's own capture function."""
@@ -67,6 +77,16 @@ def seed(conn: psycopg.Connection[tuple[Any, ...]], prefix: str) -> None:
                 "SELECT * FROM record_capture('stripe', %s, 'payment.captured', %s, %s, %s, 500, 'usd')",
                 (f"{prefix}-ev-{pack_type}-{n}", f"{prefix}-pi-{pack_type}-{n}", "u1", pack_type),
             )
+
+
+def seed_bulk(conn: psycopg.Connection[tuple[Any, ...]], prefix: str, purchases: int) -> None:
+    """`purchases` black-pack captures in one statement, so table data, not the schema,
+    makes up most of a backup (a cut at 80% then falls in the data, as on a real database)."""
+    conn.execute(
+        "SELECT count(*) FROM generate_series(1, %s) AS g, LATERAL record_capture('stripe', "
+        "%s || '-ev-' || g, 'payment.captured', %s || '-pi-' || g, 'u' || g %% 17, 'black', 500, 'usd')",
+        (purchases, prefix, prefix),
+    )
 
 
 def fingerprint(stack: Stack, database: str | None = None) -> dict[str, Any]:
@@ -104,11 +124,36 @@ def backups_in(directory: Path) -> list[Path]:
 
 
 def copy_backup(backup: Path, directory: Path) -> Path:
-    """A backup directory (0700) holding a copy of `backup` and its checksum file."""
+    """A backup directory (0700) holding a copy of `backup`, its checksum and manifest."""
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    for source in (backup, backup.with_name(backup.name + ".sha256")):
+    for suffix in ("", ".sha256", ".manifest.json"):
+        source = backup.with_name(backup.name + suffix)
         shutil.copy2(source, directory / source.name)
     return directory / backup.name
+
+
+def write_manifest(archive: Path, manifest: dict[str, Any], **changes: Any) -> None:
+    """`manifest` (of another archive) rewritten for `archive`, with `changes` applied."""
+    data = {**manifest, "archive": archive.name, **changes}
+    archive.with_name(archive.name + ".manifest.json").write_text(json.dumps(data))
+
+
+def table_counts(stack: Stack, database: str | None = None) -> dict[str, int]:
+    """Every table's row count, named schema.table as the backup manifest names them."""
+    with stack.connect(database) as conn:
+        tables = conn.execute(
+            "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE c.relkind IN ('r', 'p') AND n.nspname <> 'information_schema'"
+            " AND n.nspname NOT LIKE 'pg\\_%' ORDER BY 1, 2"
+        ).fetchall()
+        result: dict[str, int] = {}
+        for schema, name in tables:
+            row = conn.execute(
+                sql.SQL("SELECT count(*) FROM {}.{}").format(sql.Identifier(schema), sql.Identifier(name))
+            ).fetchone()
+            assert row is not None
+            result[f"{schema}.{name}"] = int(row[0])
+    return result
 
 
 def drill(

@@ -84,3 +84,22 @@ def test_the_benchmark_explains_itself() -> None:
         timeout=60,
     )
     assert "--cards" in result.stdout and "pg_restore" in result.stdout
+
+
+def test_playbooks_run_with_ssh_pipelining_and_the_accelerator_only_when_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(drill.ACCELERATOR_ENV, raising=False)
+    plain = playbook_env({})
+    assert plain["ANSIBLE_PIPELINING"] == "True"
+    assert "ANSIBLE_STRATEGY" not in plain
+    accelerated = playbook_env({}, accelerator="mitogen")
+    assert accelerated["ANSIBLE_STRATEGY"] == "mitogen_linear"
+    assert (Path(accelerated["ANSIBLE_STRATEGY_PLUGINS"]) / "mitogen_linear.py").is_file()
+    monkeypatch.setenv(drill.ACCELERATOR_ENV, "mitogen")
+    assert playbook_env({})["ANSIBLE_STRATEGY"] == "mitogen_linear"
+    monkeypatch.setenv(drill.ACCELERATOR_ENV, "turbo")
+    with pytest.raises(
+        DrillError, match=r"READINESS_ANSIBLE_ACCELERATOR='turbo': expected one of none, mitogen"
+    ):
+        playbook_env({})

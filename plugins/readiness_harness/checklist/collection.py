@@ -53,7 +53,7 @@ class FeatureModule(pytest.Module):
         module.__file__ = str(self.path)
         module.__dict__["__feature_path__"] = str(self.path)
         code = compile(_BIND_SOURCE, str(self.path), "exec")
-        exec(code, module.__dict__)  # noqa: S102 - fixed source: binds this file's scenarios
+        exec(code, module.__dict__)  # noqa: S102  # nosec B102 # fixed source: binds this file's scenarios
         return module
 
 

@@ -15,8 +15,17 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Take a backup with playbooks/backup.yml and run playbooks/restore_drill.yml "
         "on it. Uses DATABASE_URL, REDIS_URL, BACKUP_PATH and PG_BIN_DIR when set; otherwise "
         "starts embedded PostgreSQL and Redis (seeding demo data into an empty database) and "
-        "keeps the backups in a private temporary folder. Exit 0 only when the drill passed; "
-        "130/143 when interrupted (what it started is stopped and removed).",
+        "keeps the backups in a private temporary folder. With --inventory, backs up and drills "
+        "every database host of that Ansible inventory instead, in parallel. Exit 0 only when the "
+        "drill passed (on every host); 130/143 when interrupted (what it started is stopped and "
+        "removed). READINESS_ANSIBLE_ACCELERATOR=mitogen runs the playbooks with mitogen.",
+    )
+    parser.add_argument(
+        "--inventory",
+        default=os.environ.get("READINESS_INVENTORY") or None,
+        metavar="FILE",
+        help="Ansible inventory of a fleet: drill every host of its database_primary group "
+        "[env READINESS_INVENTORY]",
     )
     parser.set_defaults(handler=drill)
 
@@ -24,7 +33,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def drill(args: argparse.Namespace) -> int:
     interrupts.install()
     try:
-        return _drill()
+        return _drill_fleet(args.inventory) if args.inventory else _drill()
     except KeyboardInterrupt as error:
         return interrupts.report(
             "stopped the drill and the servers it started; removed its temporary folders", error
@@ -85,4 +94,32 @@ def _drill() -> int:
             return 2
         if run.report_path is not None:
             print(f"[drill] drill report: {run.report_path}", flush=True)
+    return 0
+
+
+def _drill_fleet(inventory: str) -> int:
+    """Backup, then restore drill, on every database host of `inventory`."""
+    from pathlib import Path
+
+    from readiness_harness.drill.playbooks import DrillError, run_playbook
+
+    path = Path(inventory).resolve()
+    try:
+        for step, playbook in enumerate(("backup", "restore_drill"), start=1):
+            print(f"[drill] step {step}/2: ansible-playbook -i {path} playbooks/{playbook}.yml", flush=True)
+            run = run_playbook(playbook, {}, quiet=False, inventory=path)
+            if not run.ok:
+                failed = sorted(host for host, count in run.stats.get("failures", {}).items() if count)
+                print(
+                    f"[drill] FAILED on {', '.join(failed) or 'some hosts'}: playbooks/{playbook}.yml exited "
+                    f"{run.rc}; the messages above say which check failed on which host and what to do",
+                    flush=True,
+                )
+                return run.rc or 1
+    except DrillError as exc:
+        print(f"[drill] FAILED: {exc}", flush=True)
+        return 2
+    summary = run.artifact_data.get("restore_drill_summary")
+    if summary:
+        print(f"[drill] drill summary: {summary}", flush=True)
     return 0

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from readiness_harness.cli import check, drill, load, paypal, report, serve
+from readiness_harness.settings.secrets import guard_stream, remember_environment
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,6 +27,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Whatever this process prints (Ansible's streamed output, a traceback) is scrubbed of
+    # the secrets it was given and the ones it makes; `check` runs pytest, which scrubs its own.
+    remember_environment()
+    sys.stdout, sys.stderr = guard_stream(sys.stdout), guard_stream(sys.stderr)
     argv = list(sys.argv[1:] if argv is None else argv)
     extra: list[str] = []
     if "--" in argv:

@@ -20,7 +20,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Start PostgreSQL and Redis (unless DATABASE_URL/REDIS_URL are set), the PayPal "
         "API stand-in (unless PAYPAL_API_BASE is set) and the reference service, print where they "
         "are, write every secret that was not in the environment to a 0600 env file (its path is "
-        "printed, never the secrets), and stop everything on SIGINT or SIGTERM (exit 130/143). "
+        "printed, never the secrets; with the DATABASE_URL and REDIS_URL of the servers it started, whose "
+        "passwords are generated), and stop everything on SIGINT or SIGTERM (exit 130/143). "
         "Reads PAYMENTS_WEBHOOK_SECRET, STRIPE_WEBHOOK_SECRET, ADMIN_TOKEN, PAYPAL_CLIENT_ID, "
         "PAYPAL_CLIENT_SECRET, PAYPAL_WEBHOOK_ID, PAYPAL_API_BASE, DATABASE_URL and REDIS_URL.",
     )
@@ -59,6 +60,11 @@ def serve(args: argparse.Namespace) -> int:
                 for name, value in secrets.service_environment().items()
                 if name in secrets.generated
             }
+            # Servers serve started have generated passwords: their URLs are secrets too.
+            if deployment.postgres is not None:
+                generated["DATABASE_URL"] = deployment.database_url
+            if deployment.redis is not None:
+                generated["REDIS_URL"] = deployment.redis_url
             write_env_file(env_file, generated)
             print(f"SERVICE_URL={deployment.url}")
             print(f"DATABASE_URL={redact_url(deployment.database_url)}")

@@ -1,2 +1,3 @@
 """The restore drill from Python: run the backup, drill and verification playbooks through
-ansible-runner, read their reports back, and seed demo data. May import settings/ and target/."""
+ansible-runner on every database host, damage copies of backups on the hosts, read the
+evidence back, and seed demo data. May import settings/, target/ and fleet/ (the hosts)."""

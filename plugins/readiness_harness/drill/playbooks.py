@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +31,10 @@ from typing import Any
 from readiness_harness.paths import PROJECT_ROOT
 
 PLAYBOOKS = ("backup", "restore_drill", "verify_infra")
+ACCELERATOR_ENV = "READINESS_ANSIBLE_ACCELERATOR"
+"""`mitogen` runs the playbooks with mitogen's linear strategy (opt-in); empty or `none`
+runs plain Ansible (with ssh pipelining)."""
+ACCELERATORS = ("none", "mitogen")
 PROJECT_DIR_ENV = "READINESS_PROJECT_DIR"
 """Environment variable naming the project directory (the one holding `playbooks/`)."""
 
@@ -114,14 +121,33 @@ def project_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
     )
 
 
-def playbook_env(env: Mapping[str, str]) -> dict[str, str]:
-    """`env` for ansible-playbook: the venv's bin first on PATH, colour off."""
+def accelerator_env(accelerator: str | None = None) -> dict[str, str]:
+    """Ansible settings for `accelerator` (default: $READINESS_ANSIBLE_ACCELERATOR)."""
+    chosen = (accelerator if accelerator is not None else os.environ.get(ACCELERATOR_ENV, "")) or "none"
+    if chosen not in ACCELERATORS:
+        raise DrillError(f"{ACCELERATOR_ENV}={chosen!r}: expected one of {', '.join(ACCELERATORS)}")
+    if chosen == "none":
+        return {}
+    try:
+        import ansible_mitogen
+    except ImportError as exc:
+        raise DrillError(f"mitogen is not installed ({exc}): pip install -c constraints.txt mitogen") from exc
+    strategy = Path(ansible_mitogen.__file__).parent / "plugins" / "strategy"
+    return {"ANSIBLE_STRATEGY_PLUGINS": str(strategy), "ANSIBLE_STRATEGY": "mitogen_linear"}
+
+
+def playbook_env(env: Mapping[str, str], accelerator: str | None = None) -> dict[str, str]:
+    """`env` for ansible-playbook: the venv's bin first on PATH, colour off, ssh pipelining
+    on (modules go through the open ssh session instead of a copied file), and the
+    accelerator's strategy when one is asked for."""
     venv_bin = str(Path(sys.executable).parent)
     path = env.get("PATH") or os.environ.get("PATH", "")
     rest = [entry for entry in path.split(os.pathsep) if entry and entry != venv_bin]
     return {
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_RETRY_FILES_ENABLED": "0",
+        "ANSIBLE_PIPELINING": "True",
+        **accelerator_env(accelerator),
         **env,
         "PATH": os.pathsep.join([venv_bin, *rest]),
     }
@@ -139,6 +165,9 @@ def run_playbook(
     skip_tags: Iterable[str] = (),
     check: bool = False,
     timeout: int | None = None,
+    limit: str | None = None,
+    forks: int | None = None,
+    accelerator: str | None = None,
 ) -> PlaybookRun:
     """Run `playbooks/<name>.yml` against `inventory/local.yml` (or `inventory`).
 
@@ -156,10 +185,16 @@ def run_playbook(
     inventory_path = Path(inventory) if inventory is not None else root / "inventory" / "local.yml"
     if not inventory_path.exists():
         raise DrillError(f"no inventory {inventory_path}")
-    full_env = playbook_env(env)
+    full_env = playbook_env(env, accelerator)
 
-    with tempfile.TemporaryDirectory(prefix="readiness-ansible-") as private_data_dir:
-        runner = ansible_runner.run(
+    private_data_dir = tempfile.mkdtemp(prefix="readiness-ansible-")
+    interrupted = False
+    try:
+        # Run in ansible-runner's thread so that Ctrl-C (or SIGTERM turned into it) cancels
+        # ansible-playbook itself: left running, it would go on writing its artifacts into
+        # the folder removed here.
+        cancelled = threading.Event()
+        thread, runner = ansible_runner.run_async(
             private_data_dir=private_data_dir,
             project_dir=str(root / "playbooks"),
             playbook=playbook.name,
@@ -170,17 +205,29 @@ def run_playbook(
             tags=",".join(tags) or None,
             skip_tags=",".join(skip_tags) or None,
             cmdline="--check" if check else None,
+            limit=limit,
+            forks=forks,
             quiet=quiet,
             timeout=timeout,
             suppress_env_files=True,  # the environment holds credentials
-            cancel_callback=lambda: False,  # keep pytest's Ctrl-C handling
+            cancel_callback=cancelled.is_set,
         )
+        try:
+            while thread.is_alive():
+                thread.join(0.2)
+        except BaseException:
+            cancelled.set()
+            thread.join(60)
+            interrupted = True
+            raise
         stdout_file = Path(runner.config.artifact_dir) / "stdout"
         stdout = stdout_file.read_text(errors="replace") if stdout_file.exists() else ""
         events = list(runner.events)
         stats = runner.stats or {}
         rc = int(runner.rc) if runner.rc is not None else -1
         status = str(runner.status)
+    finally:
+        _remove(private_data_dir, settle=3.0 if interrupted else 0.0)
 
     tasks, messages, artifact_data = _digest(events)
     report_path: Path | None = None
@@ -202,6 +249,17 @@ def run_playbook(
         report_path=report_path,
         report=report,
     )
+
+
+def _remove(folder: str, settle: float) -> None:
+    """Remove ansible-runner's folder. After an interrupt the cancelled run's last events
+    can still land in it for a moment, so keep removing it for `settle` seconds."""
+    deadline = time.monotonic() + settle
+    while True:
+        shutil.rmtree(folder, ignore_errors=True)
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(0.1)
 
 
 def read_drill_report(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -37,7 +37,8 @@ from readiness_harness.settings.secrets import Secret
 
 logger = logging.getLogger(__name__)
 
-TOKEN_PATH = "/v1/oauth2/token"  # noqa: S105 - a URL path, not a password
+TOKEN_PATH = "/v1/oauth2/token"  # noqa: S105  # nosec B105 # a URL path, not a password
+TOKEN_TYPE = "Bearer"  # noqa: S105  # nosec B105 # OAuth's token type, not a password
 VERIFY_PATH = "/v1/notifications/verify-webhook-signature"
 MAX_REQUEST_BYTES = 1024 * 1024
 TOKEN_LIFETIME_S = 32400
@@ -123,7 +124,7 @@ class _Handler(BaseHTTPRequestHandler):
         token = "A21AA" + secrets.token_urlsafe(24)
         with self.state.lock:
             self.state.tokens.add(token)
-        self._reply(200, {"access_token": token, "token_type": "Bearer", "expires_in": TOKEN_LIFETIME_S})
+        self._reply(200, {"access_token": token, "token_type": TOKEN_TYPE, "expires_in": TOKEN_LIFETIME_S})
 
     def _verify(self, raw: bytes) -> None:
         auth = self.headers.get("Authorization", "")

@@ -119,7 +119,7 @@ def _on_ledger(environment: Environment, msg: Any) -> None:
 
 def _on_exhausted(environment: Environment, msg: Any) -> None:
     STATE.exhausted_senders.add(msg.node_id)
-    assert STATE.plan is not None
+    assert STATE.plan is not None  # nosec B101 # type narrowing: the plan arrives first
     if len(STATE.exhausted_senders) >= STATE.plan.processes:
         gevent.spawn(_finish, environment, "every worker sent its whole pre-signed share")
 
@@ -138,7 +138,7 @@ def _exhausted(environment: Environment) -> None:
 def _drain() -> None:
     """Send nothing more and wait for the deliveries in flight to be answered."""
     STATE.draining = True
-    assert STATE.plan is not None
+    assert STATE.plan is not None  # nosec B101 # type narrowing: the plan arrives first
     deadline = time.monotonic() + STATE.plan.timeout_seconds + 5
     while STATE.in_flight and time.monotonic() < deadline:
         gevent.sleep(0.05)
@@ -148,7 +148,7 @@ def _drain() -> None:
 def _on_finish(environment: Environment, msg: Any) -> None:
     """Worker: the master ends the run; drain, then send the ledger."""
     _drain()
-    assert environment.runner is not None
+    assert environment.runner is not None  # nosec B101 # type narrowing: a running worker
     environment.runner.send_message(
         LEDGER_MESSAGE, {"ledger": STATE.ledger.to_json(), "presign_seconds": STATE.presign_seconds}
     )
@@ -160,7 +160,7 @@ def _finish(environment: Environment, reason: str) -> None:
         return
     STATE.finishing = True
     runner = environment.runner
-    assert runner is not None and STATE.plan is not None
+    assert runner is not None and STATE.plan is not None  # nosec B101 # type narrowing: a running master
     logger.info("%s: ending the run", reason)
     if isinstance(runner, MasterRunner):
         runner.send_message(FINISH_MESSAGE, None)

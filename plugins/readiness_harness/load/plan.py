@@ -117,7 +117,7 @@ class LoadPlan:
             if self.requests is not None:
                 share = min(share, math.ceil(self.requests / self.processes))
             return share
-        assert self.requests is not None
+        assert self.requests is not None  # nosec B101 # type narrowing: unpaced plans have a count
         return math.ceil(self.requests / self.processes)
 
     def signed_at(self, index: int, start: float) -> int:
@@ -158,7 +158,7 @@ class Action:
 def schedule(plan: LoadPlan, count: int, rng: random.Random | None = None) -> list[Action]:
     """`count` actions: new captures, with `duplicate_share` repeats of recent captures and
     `refund_share` refunds of payments captured earlier in the schedule (each refunded once)."""
-    rng = rng or random.Random()  # noqa: S311 - the mix, not a secret
+    rng = rng or random.Random()  # noqa: S311  # nosec B311 # the mix, not a secret
     actions: list[Action] = []
     captured = 0
     refundable: list[int] = []

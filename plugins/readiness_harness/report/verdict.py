@@ -100,10 +100,10 @@ def _waiver_dict(waiver: Waiver) -> dict[str, Any]:
 
 
 def _by_host(examples: list[JudgedExample]) -> dict[str, str] | None:
-    """A fleet line's state per host (examples carry a `host` parameter), else None."""
+    """A fleet line's state per host (its examples carry a `fleet_host` parameter), else None."""
     hosts: dict[str, list[str]] = {}
     for judged in examples:
-        host = judged.example.params.get("host")
+        host = judged.example.params.get("fleet_host")
         if host is None:
             return None
         hosts.setdefault(host, []).append(judged.state)

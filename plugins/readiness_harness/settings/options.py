@@ -19,7 +19,7 @@ from typing import Literal
 
 import pytest
 
-from readiness_harness.settings.secrets import Secrets, load_secrets, redact_url
+from readiness_harness.settings.secrets import Secrets, load_secrets, redact_url, remember_url
 
 GROUP = "readiness"
 GATEWAY_NAMES = ("stripe", "paypal", "standard")
@@ -138,6 +138,18 @@ OPTIONS: tuple[Option, ...] = (
         "the target's backup folder (backup and retention lines)",
         kind="path",
         metavar="PATH",
+        section="data",
+    ),
+    Option(
+        "inventory",
+        "--inventory",
+        "READINESS_INVENTORY",
+        "Ansible inventory of the target's fleet: the backup and restore-drill lines run on every "
+        "host of its database_primary group (one example per host; host variables "
+        "readiness_database_url, readiness_backup_path, readiness_pg_bin_dir; cache hosts "
+        "readiness_redis_url); without it, on this machine",
+        kind="path",
+        metavar="FILE",
         section="data",
     ),
     Option(
@@ -393,25 +405,25 @@ class HarnessSettings:
     @property
     def features_dir(self) -> Path:
         path = self.path("features_dir")
-        assert path is not None
+        assert path is not None  # nosec B101 # type narrowing: the option has a default
         return path
 
     @property
     def reports_dir(self) -> Path:
         path = self.path("reports_dir")
-        assert path is not None
+        assert path is not None  # nosec B101 # type narrowing: the option has a default
         return path
 
     @property
     def waivers_file(self) -> Path:
         path = self.path("waivers")
-        assert path is not None
+        assert path is not None  # nosec B101 # type narrowing: the option has a default
         return path
 
     @property
     def attestations_file(self) -> Path:
         path = self.path("attestations")
-        assert path is not None
+        assert path is not None  # nosec B101 # type narrowing: the option has a default
         return path
 
     @property
@@ -428,6 +440,9 @@ def resolve_settings(config: pytest.Config, environ: Mapping[str, str] | None = 
     values = {option.name: _resolve(config, option, env) for option in OPTIONS}
     for option in OPTIONS:
         _validate(option, values[option.name])
+        value = values[option.name].value
+        if option.kind == "url" and value:
+            remember_url(value)  # its password and tokens are scrubbed from whatever the run writes
     return HarnessSettings(values=values, rootdir=config.rootpath, secrets=load_secrets(env))
 
 

@@ -17,6 +17,7 @@ import httpx
 from readiness_harness.gateways.paypal_sandbox import PayPalSandbox
 from readiness_harness.paths import PROJECT_ROOT
 from readiness_harness.settings.options import GATEWAY_NAMES, HarnessSettings
+from readiness_harness.settings.secrets import redact_url
 from readiness_harness.target.outages import EmbeddedOutageControl, OutageHooksError, Outages, load_hooks
 from readiness_harness.target.stack import EmbeddedDeployment, sandbox_credentials
 from readiness_harness.target.target import Target, gateways_from_status
@@ -71,6 +72,7 @@ def _client(url: str, ca_file: Path | None) -> httpx.Client:
 
 def read_status(url: str, ca_file: Path | None) -> tuple[int, dict[str, Any]]:
     """GET /health then /status; raises TargetUnreachable when there is no HTTP answer."""
+    shown = redact_url(url)
     try:
         with _client(url, ca_file) as client:
             client.get("/health")
@@ -82,14 +84,14 @@ def read_status(url: str, ca_file: Path | None) -> tuple[int, dict[str, Any]]:
             if "CERTIFICATE_VERIFY_FAILED" in reason
             else "check the URL, that the service is running and that this machine can reach it"
         )
-        raise TargetUnreachable(f"the target {url} is unreachable ({reason}): {hint}") from exc
+        raise TargetUnreachable(f"the target {shown} is unreachable ({reason}): {hint}") from exc
     except httpx.TimeoutException as exc:
         raise TargetUnreachable(
-            f"the target {url} did not answer within {STATUS_TIMEOUT_S:.0f}s: "
+            f"the target {shown} did not answer within {STATUS_TIMEOUT_S:.0f}s: "
             "check that it is up and reachable"
         ) from exc
     except httpx.HTTPError as exc:
-        raise TargetUnreachable(f"the target {url} cannot be reached: {type(exc).__name__}: {exc}") from exc
+        raise TargetUnreachable(f"the target {shown} cannot be reached: {type(exc).__name__}: {exc}") from exc
     body: dict[str, Any] = {}
     with contextlib.suppress(ValueError):
         parsed = response.json()
@@ -101,7 +103,7 @@ def deployed_target(settings: HarnessSettings, sandbox: PayPalSandbox | None) ->
     """The deployment at --target-url, with only what the options give. Reads /status
     (gateways, when --gateways is not given); raises TargetUnreachable or TargetUsageError."""
     url = settings.target_url
-    assert url is not None
+    assert url is not None  # nosec B101 # type narrowing: called only with --target-url
     status_code, status = read_status(url, settings.ca_bundle)
     gateways = settings.items("gateways")
     if gateways is None:

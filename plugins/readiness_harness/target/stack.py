@@ -27,7 +27,7 @@ from secrets import token_hex, token_urlsafe
 import httpx
 
 from readiness_harness.gateways.paypal_sandbox import PayPalSandbox, SandboxCredentials
-from readiness_harness.settings.secrets import Secrets
+from readiness_harness.settings.secrets import Secrets, remember
 from readiness_harness.target.embedded import EmbeddedPostgres, EmbeddedRedis, EmbeddedServerError, free_port
 from readiness_harness.target.tls import LocalCertificate, make_local_certificate
 
@@ -178,6 +178,7 @@ def prepare_service_database(owner_url: str, stack: contextlib.ExitStack, *, ser
 
     role = f"cardpack_service_{token_hex(4)}"
     password = token_urlsafe(24)
+    remember(password)  # scrubbed from whatever the run writes, like every other secret
     try:
         migrate(owner_url, role, password)
     except MigrationError as exc:

@@ -49,7 +49,7 @@ class _TokenCache:
         self._key: tuple[str, str] | None = None
 
     def get(self, settings: Settings) -> str:
-        assert settings.paypal_client_id and settings.paypal_client_secret
+        assert settings.paypal_client_id and settings.paypal_client_secret  # nosec B101 # verify() checked both
         key = (settings.paypal_api_base, settings.paypal_client_id)
         with self._lock:
             if self._token and self._key == key and time.monotonic() < self._expires_at:

@@ -132,7 +132,7 @@ def migrate(owner_url: str, service_role: str | None = None, password: str | Non
 
 def _scalar(conn: psycopg.Connection[tuple[object, ...]], query: str) -> object:
     row = conn.execute(query.encode()).fetchone()
-    assert row is not None
+    assert row is not None  # nosec B101 # type narrowing: a scalar query has one row
     return row[0]
 
 
@@ -163,7 +163,7 @@ def _check_role_is_unprivileged(conn: psycopg.Connection[tuple[object, ...]], ro
         " FROM pg_roles WHERE rolname = %s",
         (role,),
     ).fetchone()
-    assert row is not None
+    assert row is not None  # nosec B101 # type narrowing: the role exists by now
     attributes = [
         name
         for name, value in zip(

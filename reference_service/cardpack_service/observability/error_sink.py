@@ -91,7 +91,7 @@ class ErrorReporter:
         }
 
     async def _send(self, payload: dict[str, Any]) -> None:
-        assert self._url is not None
+        assert self._url is not None  # nosec B101 # type narrowing: only called with a URL
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=SEND_TIMEOUT_S, follow_redirects=False)
         try:
