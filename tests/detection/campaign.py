@@ -58,15 +58,16 @@ class Outcome:
 class Campaign:
     root: Path
     postgres: EmbeddedPostgres
-    shared_cache: str
-    service_environment: dict[str, str]
-    runner: Runner
+    shared_cache: str = field(repr=False)
+    service_environment: dict[str, str] = field(repr=False)
+    """The secrets every variant is deployed with: never shown."""
+    runner: Runner = field(repr=False)
     waivers: Path
     attestations: Path
     parallel: int
     pycache: Path
     futures: dict[str, Future[Outcome]] = field(default_factory=dict)
-    deployments: list[VariantDeployment] = field(default_factory=list)
+    deployments: list[VariantDeployment] = field(default_factory=list, repr=False)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:

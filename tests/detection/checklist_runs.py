@@ -53,8 +53,8 @@ class ChecklistRun:
 class Runner:
     """Runs checklists in child processes it can stop (Ctrl-C ends every one of them)."""
 
-    environment: Mapping[str, str]
-    """The secrets the harness signs and reads with (the variants share them)."""
+    environment: Mapping[str, str] = field(repr=False)
+    """The secrets the harness signs and reads with (the variants share them): never shown."""
     pycache: Path
     """Where the runs keep compiled modules (see `compiled_environment`)."""
     running: set[subprocess.Popen[str]] = field(default_factory=set)

