@@ -1,15 +1,14 @@
-"""Steps for the Restore drill area: playbook runs, their report, and the hosts."""
+"""Steps for the Restore drill area: playbook runs, their report, and the hosts. (The
+weekly-drill workflow line's steps are in `workflows.py`, with the other workflow lines.)"""
 
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-import yaml
 from pytest_bdd import parsers, then, when
 
 from readiness_harness.drill.damage import host_of
@@ -30,40 +29,6 @@ DRILL_LINES = (
     r"Database write capability confirmed",
     r"---- RESTORE DRILL PASSED ----",
 )
-
-
-@when("the restore drill workflow is read", target_fixture="workflow")
-def _(drill_workflow: Path) -> dict[Any, Any]:
-    document: dict[Any, Any] = yaml.safe_load(drill_workflow.read_text(encoding="utf-8"))
-    return document
-
-
-def _triggers(workflow: dict[Any, Any]) -> dict[str, Any]:
-    # YAML 1.1 reads an unquoted `on:` key as True; accept both spellings.
-    triggers: dict[str, Any] = workflow.get("on") or workflow.get(True) or {}
-    return triggers
-
-
-@then(parsers.parse('it is scheduled with cron "{cron}"'))
-def _(workflow: dict[Any, Any], cron: str) -> None:
-    crons = [entry.get("cron") for entry in _triggers(workflow).get("schedule") or []]
-    assert cron in crons, f"restore workflow schedules {crons}, expected {cron!r}"
-
-
-@then("it can also be started by hand")
-def _(workflow: dict[Any, Any]) -> None:
-    assert "workflow_dispatch" in _triggers(workflow), "no workflow_dispatch trigger"
-
-
-@then("it runs the drill and uploads the drill report")
-def _(workflow: dict[Any, Any]) -> None:
-    steps = [step for job in workflow["jobs"].values() for step in job.get("steps", [])]
-    runs = " ".join(str(step.get("run", "")) for step in steps)
-    assert "readiness drill" in runs or "restore_drill.yml" in runs, "no step runs the drill"
-    uploads = [step for step in steps if "upload-artifact" in str(step.get("uses", ""))]
-    assert any("drill" in str(step.get("with", {}).get("path", "")) for step in uploads), (
-        "no step uploads the drill report"
-    )
 
 
 @when("the restore drill runs on the newest backup", target_fixture="drill_run")

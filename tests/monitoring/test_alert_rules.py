@@ -72,7 +72,7 @@ def test_every_alert_is_tested_both_firing_and_quiet() -> None:
 def test_every_alert_has_a_hold_time_severity_and_annotations(rule: dict[str, Any]) -> None:
     assert rule.get("for"), "every alert waits a `for:` period before firing"
     assert rule["labels"]["severity"] in {"page", "ticket"}
-    assert {"summary", "description", "runbook"} <= set(rule["annotations"])
+    assert {"summary", "description", "runbook", "runbook_url"} <= set(rule["annotations"])
 
 
 def test_a_flipped_expectation_makes_promtool_fail(tmp_path: Path) -> None:

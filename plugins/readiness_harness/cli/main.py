@@ -1,5 +1,6 @@
 """`readiness`: serve the reference service, run the checklist, run the restore drill,
-build the report, run the PayPal stand-in, load-test the target."""
+build the report, run the PayPal stand-in, load-test the target, run the daily checks and
+the weekly review."""
 
 from __future__ import annotations
 
@@ -7,7 +8,19 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from readiness_harness.cli import check, drill, load, paypal, report, serve
+from readiness_harness.cli import (
+    check,
+    checklist_map,
+    daily,
+    drill,
+    load,
+    paypal,
+    report,
+    security_scan,
+    serve,
+    signoffs,
+    weekly,
+)
 from readiness_harness.settings.secrets import guard_stream, remember_environment
 
 
@@ -23,6 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_parser(commands)
     paypal.add_parser(commands)
     load.add_parser(commands)
+    daily.add_parser(commands)
+    weekly.add_parser(commands)
+    security_scan.add_parser(commands)
+    signoffs.add_parser(commands)
+    checklist_map.add_parser(commands)
     return parser
 
 

@@ -22,12 +22,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import json
 import logging
 import secrets
 import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -76,6 +79,8 @@ class _State:
         self.tokens: set[str] = set()
         self.verifications = 0
         self.failures = 0
+        self.delay_s = 0.0
+        self.unavailable = False
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -127,6 +132,13 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(200, {"access_token": token, "token_type": TOKEN_TYPE, "expires_in": TOKEN_LIFETIME_S})
 
     def _verify(self, raw: bytes) -> None:
+        with self.state.lock:
+            delay, unavailable = self.state.delay_s, self.state.unavailable
+        if delay:
+            time.sleep(delay)
+        if unavailable:
+            self._reply(503, {"name": "SERVICE_UNAVAILABLE", "message": "verification is unavailable"})
+            return
         auth = self.headers.get("Authorization", "")
         with self.state.lock:
             known = auth.startswith("Bearer ") and auth.removeprefix("Bearer ") in self.state.tokens
@@ -202,6 +214,19 @@ class PayPalSandbox:
             self._server.shutdown()
             self._thread.join(timeout=10)
         self._server.server_close()
+
+    @contextlib.contextmanager
+    def degraded(self, delay_s: float = 0.0, unavailable: bool = False) -> Iterator[None]:
+        """PayPal's verify call slow (`delay_s` before answering) or failing (503) for the
+        block, as when PayPal's API has an incident; normal again afterwards, whatever
+        happens. OAuth tokens keep working: only verification is affected."""
+        with self._state.lock:
+            self._state.delay_s, self._state.unavailable = delay_s, unavailable
+        try:
+            yield
+        finally:
+            with self._state.lock:
+                self._state.delay_s, self._state.unavailable = 0.0, False
 
     def __enter__(self) -> PayPalSandbox:
         return self.start()

@@ -13,6 +13,9 @@ a shell, or an Ansible host and service name handled through ansible-runner:
     service:
       stop: [pkill, -KILL, -f, "uvicorn cardpack_service"]
       start: [systemctl, start, cardpack]
+    instance:                             # one instance behind the load balancer
+      stop: [ssh, app2, sudo, systemctl, kill, -s, KILL, cardpack]
+      start: [ssh, app2, sudo, systemctl, start, cardpack]
     inventory: inventory/production.yml   # for the ansible hooks
     timeout_seconds: 120                  # for each hook (default 120)
 
@@ -39,7 +42,8 @@ from readiness_harness.target.stack import EmbeddedDeployment
 
 logger = logging.getLogger(__name__)
 
-PARTS = ("database", "cache", "service")
+PARTS = ("database", "cache", "service", "instance")
+"""`instance`: one of several service instances behind the target's load balancer."""
 DEFAULT_TIMEOUT_S = 120.0
 
 

@@ -26,6 +26,15 @@ REFERENCE_RULES = PROJECT_ROOT / "reference_service" / "monitoring"
 """The reference deployment's alerting rules and their promtool tests."""
 REFERENCE_DRILL_WORKFLOW = PROJECT_ROOT / ".github" / "workflows" / "restore.yml"
 """The reference deployment's weekly restore-drill workflow."""
+EMBEDDED_MONITORING = "the embedded Prometheus and Alertmanager (started on first use)"
+"""What the embedded default provides for `prometheus` and `alertmanager`: the monitoring
+room's session fixture starts them when a line first needs them."""
+REFERENCE_WORKFLOWS = PROJECT_ROOT / ".github" / "workflows"
+"""The reference deployment's CI workflows."""
+REFERENCE_REPO_SETTINGS = PROJECT_ROOT / ".github" / "settings.yml"
+"""The reference repository's branch protection, as code (the Settings app's file)."""
+REFERENCE_SECURITY_REPORT = PROJECT_ROOT / "reports" / "security"
+"""Where `readiness security-scan` (make readiness runs it) writes the reference deployment's reports."""
 STATUS_TIMEOUT_S = 10.0
 
 
@@ -37,14 +46,43 @@ class TargetUsageError(ValueError):
     """The options do not describe a usable target; the message says what to give."""
 
 
+def _in_repository(settings: HarnessSettings, name: str, relative: str) -> Path | None:
+    """An evidence path: the option if given, else that file of --repository if it has it."""
+    given = settings.path(name)
+    if given is not None:
+        return given
+    repository = settings.path("repository")
+    if repository is not None and (repository / relative).exists():
+        return repository / relative
+    return None
+
+
 def embedded_target(settings: HarnessSettings, deployment: EmbeddedDeployment) -> Target:
+    from readiness_harness.target.balancer import EmbeddedBalancerFactory
+    from readiness_harness.target.replica import EmbeddedReplicationFactory
+
     provided: dict[str, Any] = {
         "database": deployment.database_url,
         "redis": deployment.redis_url,
         "backups": settings.backup_path or "managed",
         "alert_rules": REFERENCE_RULES,
         "rule_files": REFERENCE_RULES,
-        "drill_workflow": REFERENCE_DRILL_WORKFLOW,
+        "prometheus": EMBEDDED_MONITORING,
+        "alertmanager": EMBEDDED_MONITORING,
+        "logs": deployment.log_file,
+        "drill_history": settings.path("drill_history") or settings.reports_dir / "drill" / "history.jsonl",
+        "drill_workflow": settings.path("drill_workflow") or REFERENCE_DRILL_WORKFLOW,
+        # The repository's own files are the reference deployment's evidence; an option
+        # given on the command line is read instead.
+        "workflows": _in_repository(settings, "workflows", ".github/workflows") or REFERENCE_WORKFLOWS,
+        "repo_settings": _in_repository(settings, "repo_settings", ".github/settings.yml")
+        or REFERENCE_REPO_SETTINGS,
+        "security_report": settings.path("security_report") or REFERENCE_SECURITY_REPORT,
+        "repository": settings.path("repository") or PROJECT_ROOT,
+        # Started on first use, for their lines only: a replica of the deployment's Redis,
+        # and HAProxy in front of two more service processes.
+        "redis_replication": EmbeddedReplicationFactory(deployment),
+        "load_balancer": EmbeddedBalancerFactory(deployment),
         "outages": Outages(EmbeddedOutageControl(deployment)),
         "paypal_signing": deployment.sandbox,
         "admin": True,
@@ -121,17 +159,38 @@ def deployed_target(settings: HarnessSettings, sandbox: PayPalSandbox | None) ->
         "alert_rules": settings.path("alert_rules") or settings.text("prometheus_url"),
         "rule_files": settings.path("alert_rules"),
         "prometheus": settings.text("prometheus_url"),
+        "alertmanager": settings.text("alertmanager_url"),
+        "logs": settings.text("loki_url"),
+        "drill_history": settings.path("drill_history"),
         "drill_workflow": settings.path("drill_workflow"),
+        "workflows": _in_repository(settings, "workflows", ".github/workflows"),
+        "repo_settings": _in_repository(settings, "repo_settings", ".github/settings.yml"),
+        "security_report": settings.path("security_report"),
+        "repository": settings.path("repository"),
+        "redis_replication": settings.redis_url,
+        "load_balancer": url,
         "paypal_signing": sandbox,
         "admin": True if settings.secrets.given("ADMIN_TOKEN") else None,
     }
     missing: dict[str, str] = {}
-    for name in ("alert_rules", "rule_files", "drill_workflow"):
+    for name in (
+        "alert_rules",
+        "rule_files",
+        "drill_workflow",
+        "drill_history",
+        "workflows",
+        "repo_settings",
+        "security_report",
+        "repository",
+    ):
         path = provided[name]
         if isinstance(path, Path) and not path.exists():
             raise TargetUsageError(
                 f"{settings.source(name if name != 'rule_files' else 'alert_rules')}: {path} does not exist"
             )
+    openapi = settings.path("openapi")
+    if openapi is not None and not openapi.is_file():
+        raise TargetUsageError(f"{settings.source('openapi')}: {openapi} is not a file")
     hooks_file = settings.path("outage_hooks")
     if hooks_file is not None:
         try:

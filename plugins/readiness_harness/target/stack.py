@@ -27,6 +27,7 @@ from secrets import token_hex, token_urlsafe
 import httpx
 
 from readiness_harness.gateways.paypal_sandbox import PayPalSandbox, SandboxCredentials
+from readiness_harness.monitoring.error_sink import ErrorSink
 from readiness_harness.settings.secrets import Secrets, remember
 from readiness_harness.target.embedded import EmbeddedPostgres, EmbeddedRedis, EmbeddedServerError, free_port
 from readiness_harness.target.tls import LocalCertificate, make_local_certificate
@@ -154,8 +155,12 @@ def service_environment(
     secrets: Secrets,
     paypal_api_base: str,
     backup_path: str | None = None,
+    log_file: Path | None = None,
+    error_sink_url: str | None = None,
 ) -> dict[str, str]:
-    """The reference service's settings for a deployment on these servers."""
+    """The reference service's settings for a deployment on these servers: with
+    `log_file`, its JSON log lines go there too (LOG_FILE); with `error_sink_url`, it
+    reports unhandled errors there (ERROR_SINK_URL)."""
     env = {
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
@@ -165,6 +170,10 @@ def service_environment(
     }
     if backup_path:
         env["BACKUP_PATH"] = backup_path
+    if log_file is not None:
+        env["LOG_FILE"] = str(log_file)
+    if error_sink_url:
+        env["ERROR_SINK_URL"] = error_sink_url
     return env
 
 
@@ -218,6 +227,10 @@ class EmbeddedDeployment:
     sandbox: PayPalSandbox | None
     paypal_api_base: str
     certificate: LocalCertificate | None
+    log_file: Path | None = None
+    """The service's JSON log (LOG_FILE): the embedded default's aggregated logs."""
+    error_sink: ErrorSink | None = None
+    """The sink the service reports unhandled errors to (ERROR_SINK_URL)."""
 
     @property
     def url(self) -> str:
@@ -276,8 +289,19 @@ def embedded_stack(
             sandbox = stack.enter_context(PayPalSandbox(sandbox_credentials(secrets)))
             paypal_api_base = sandbox.api_base
         service_db = prepare_service_database(database_url, stack, servers_given=postgres is None)
+        logs = private_folder("readiness-logs-")
+        stack.callback(shutil.rmtree, logs, ignore_errors=True)
+        log_file = logs / "service.jsonl"
+        error_sink = stack.enter_context(ErrorSink())
         service = SubprocessService(
-            service_environment(service_db, redis_url, secrets, paypal_api_base),
+            service_environment(
+                service_db,
+                redis_url,
+                secrets,
+                paypal_api_base,
+                log_file=log_file,
+                error_sink_url=error_sink.url.reveal(),
+            ),
             port,
             workers=workers,
             certificate=certificate,
@@ -296,4 +320,6 @@ def embedded_stack(
             sandbox,
             paypal_api_base,
             certificate,
+            log_file=log_file,
+            error_sink=error_sink,
         )

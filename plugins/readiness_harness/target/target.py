@@ -43,7 +43,35 @@ CAPABILITIES: dict[str, Capability] = {
         Capability("alert_rules", "the target's alerting rules", ("--alert-rules", "--prometheus-url")),
         Capability("rule_files", "the target's rule files and their promtool tests", ("--alert-rules",)),
         Capability("prometheus", "the target's Prometheus", ("--prometheus-url",)),
+        Capability("alertmanager", "the target's Alertmanager", ("--alertmanager-url",)),
+        Capability("logs", "the target's aggregated logs", ("--loki-url",)),
+        Capability("drill_history", "the restore drill's history (history.jsonl)", ("--drill-history",)),
+        Capability("security_report", "the target's newest security scan report", ("--security-report",)),
         Capability("drill_workflow", "the target's scheduled restore-drill workflow", ("--drill-workflow",)),
+        Capability("workflows", "the target's CI workflow files", ("--workflows", "--repository")),
+        Capability(
+            "repo_settings",
+            "the target's branch protection settings (as code or a JSON export)",
+            ("--repo-settings", "--repository"),
+        ),
+        Capability(
+            "security_report",
+            "the target's security scan reports (bandit, pip-audit JSON)",
+            ("--security-report",),
+        ),
+        Capability(
+            "repository", "the target's repository checkout (README, docs, runbooks)", ("--repository",)
+        ),
+        Capability(
+            "redis_replication",
+            "the target's Redis primary (or a cluster node), whose replication is read",
+            ("--redis-url",),
+        ),
+        Capability(
+            "load_balancer",
+            "the target's load balancer (the target URL) and the instances behind it",
+            ("--target-url",),
+        ),
         Capability(
             "outages",
             "outage hooks for the target's database, cache and service, with permission to use them",
