@@ -1,7 +1,8 @@
 """Every defective variant of the reference service, run as a separate target by URL,
 fails the checklist lines meant to catch it, each with the failure message that names the
-defect; and the correct service, deployed and judged the same way, fails no line and
-verifies every line of the catalogue (no false alarm)."""
+defect; and the correct service, deployed and judged the same way, verifies every line of
+the catalogue and fails no line (no false alarm) but the one that judges the deployment's
+topology (one instance, no balancer), which every deployment here must fail."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import logging
 
 import pytest
 from campaign import Campaign
-from variant_catalogue import REFERENCE, VARIANTS, Variant, catching_tags
+from variant_catalogue import DEPLOYMENT_FINDINGS, REFERENCE, VARIANTS, Variant, catching_tags
 
 pytestmark = pytest.mark.slow
 
@@ -47,9 +48,18 @@ def test_the_correct_service_fails_no_line_and_verifies_every_catching_line(
     outcome = campaign.outcome(variant)
     run = outcome.run
     assert run.lines, f"the full run selected no line: {run.output}"
-    failed = {line["scenario"]: line["messages"][:3] for line in run.lines if line["state"] == "failed"}
+    for tag, fragment in DEPLOYMENT_FINDINGS.items():
+        lines = run.tagged(tag)
+        assert lines and all(line["state"] == "failed" for line in lines), (
+            f"@{tag} must fail a deployment of one instance with no balancer: {run.describe(tag)}"
+        )
+        assert fragment in json.dumps([message for line in lines for message in line["messages"]]), (
+            f"@{tag} failed on the single-instance deployment, but not for that: {run.describe(tag)}"
+        )
+    judged = [line for line in run.lines if not set(line["tags"]) & set(DEPLOYMENT_FINDINGS)]
+    failed = {line["scenario"]: line["messages"][:3] for line in judged if line["state"] == "failed"}
     assert not failed, f"false alarms on the correct service: {failed}\nservice log: {outcome.service_log}"
-    odd = {line["scenario"]: line["state"] for line in run.lines if line["state"] not in PASSING_STATES}
+    odd = {line["scenario"]: line["state"] for line in judged if line["state"] not in PASSING_STATES}
     assert not odd, odd
     for tag in catching_tags():
         lines = run.tagged(tag)

@@ -495,6 +495,12 @@ REFERENCE = Variant(
 hooks the variants get (its own database and cache): it must fail no line, and verify
 every line of the catalogue."""
 
+DEPLOYMENT_FINDINGS: dict[str, str] = {"load_balancer": "only 1 instance(s) answered"}
+"""Lines every deployment of these tests fails, the correct service's included, and the
+message each must give: each deployment is one service instance addressed directly, with
+no balancer in front, which is what @load_balancer exists to fail. The correct service's
+run must fail exactly these lines, for that reason, and no other."""
+
 KNOWN_GAPS: tuple[tuple[str, str], ...] = (
     (
         "A signature compared with `==` instead of in constant time",
@@ -548,6 +554,12 @@ def readme_table() -> str:
             + ", ".join(f"`@{tag}`" for tag in variant.catches)
             + " |"
         )
+    rows.append(
+        "| Deployment | every deployment here, `reference` included | One service instance "
+        "addressed directly, no load balancer in front | "
+        + ", ".join(f"`@{tag}`" for tag in DEPLOYMENT_FINDINGS)
+        + " |"
+    )
     gaps = [f"- {defect}: {why}." for defect, why in KNOWN_GAPS]
     return "\n".join([TABLE_START, *rows, "", "Not caught by these runs:", "", *gaps, TABLE_END])
 
