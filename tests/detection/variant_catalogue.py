@@ -243,6 +243,22 @@ VARIANTS: tuple[Variant, ...] = (
         ),
     ),
     Variant(
+        "audit_outcome_always_accepted",
+        "Audit trail",
+        "Every capture's audit row says 'accepted', the duplicates' included: the trail "
+        "has a row per delivery but cannot tell what each did",
+        {"audit_logged": AUDIT_TRAIL_DIFFERS},
+        sql=(
+            SqlEdit(
+                "record_capture",
+                "        VALUES (p_event_id, p_gateway, p_event_type, p_payment_id, 'duplicate',\n"
+                "                'event id already processed');\n",
+                "        VALUES (p_event_id, p_gateway, p_event_type, p_payment_id, 'accepted',\n"
+                "                'event id already processed');\n",
+            ),
+        ),
+    ),
+    Variant(
         "ignored_events_not_audited",
         "Audit trail",
         "Events of a type the service does not handle are acknowledged without an audit row",
