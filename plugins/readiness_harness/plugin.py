@@ -109,7 +109,7 @@ def pytest_configure(config: pytest.Config) -> None:
     settings = resolve_settings(config)
     config.stash[SETTINGS_KEY] = settings
     try:
-        config.stash[WAIVERS_KEY] = load_waivers(settings.waivers_file)
+        config.stash[WAIVERS_KEY] = load_waivers(settings.waivers_file, settings.target_url)
     except SignoffFileError as exc:
         raise pytest.UsageError(str(exc)) from exc
     register_markers(config, settings.features_dir)

@@ -110,6 +110,36 @@ def test_an_expired_waiver_fails_the_line_and_the_exit_code(checklist: Path) -> 
     assert states(document)["A line that fails"] == "failed"
 
 
+@pytest.mark.parametrize(
+    ("extra", "state"),
+    [
+        ("    target: embedded\n", "waived"),
+        ("    target: https://payments.example.test\n", "failed"),
+        ("    when: not measured\n", "failed"),
+        ("    when: failed\n", "waived"),
+    ],
+    ids=["for-this-target", "for-another-target", "only-not-measured", "only-failed"],
+)
+def test_a_waiver_holds_only_for_its_target_and_the_state_it_names(
+    checklist: Path, extra: str, state: str
+) -> None:
+    result, document = run_check(
+        checklist, attestations(TODAY), waiver("always_fails", TODAY + timedelta(days=7)) + extra
+    )
+    assert states(document)["A line that fails"] == state, result.stdout[-2000:]
+    assert result.returncode == (0 if state == "waived" else 1)
+
+
+def test_a_waiver_for_an_unknown_state_is_a_usage_error(checklist: Path) -> None:
+    result, _ = run_check(
+        checklist,
+        attestations(TODAY),
+        waiver("always_fails", TODAY + timedelta(days=7)) + "    when: passed\n",
+    )
+    assert result.returncode != 0
+    assert "'when' must be one of failed, not measured" in result.stdout + result.stderr
+
+
 def test_a_removed_attestation_fails_the_line_and_the_exit_code(checklist: Path) -> None:
     result, document = run_check(
         checklist, attestations(None), waiver("always_fails", TODAY + timedelta(days=7))

@@ -18,6 +18,7 @@ from pytest_bdd.parser import ScenarioTemplate
 from pytest_bdd.scenario import scenario_wrapper_template_registry
 from pytest_bdd.utils import registry_get_safe
 
+from readiness_harness.checklist.needs import NEEDS
 from readiness_harness.checklist.outcomes import (
     FAILED,
     NOT_APPLICABLE,
@@ -44,6 +45,8 @@ class Example:
     message: str = ""
     """Why it failed (the assertion's own first line) or why it was not measured."""
     evidence: dict[str, Any] = field(default_factory=dict)
+    needs: list[str] = field(default_factory=list)
+    """The capabilities it asked of the target while it ran (checklist.needs)."""
 
     @property
     def label(self) -> str:
@@ -73,6 +76,7 @@ class Example:
             "state": self.state,
             "message": self.message,
             "evidence": self.evidence,
+            "needs": self.needs,
         }
 
 
@@ -145,6 +149,11 @@ class ChecklistLine:
             return self.examples[0].evidence
         return {example.label: example.evidence for example in self.examples if example.evidence}
 
+    @property
+    def needs(self) -> list[str]:
+        """What its examples asked of the target, together."""
+        return sorted({need for example in self.examples for need in example.needs})
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "area": self.area,
@@ -158,6 +167,7 @@ class ChecklistLine:
             "selected": self.selected,
             "test_ids": self.test_ids,
             "messages": self.messages,
+            "needs": self.needs,
             "examples": [example.to_dict() for example in self.examples],
         }
 
@@ -217,6 +227,8 @@ class ChecklistRecorder:
     def __init__(self) -> None:
         self.lines: dict[str, ChecklistLine] = {}
         self._example_of: dict[str, tuple[ChecklistLine, Example]] = {}
+        self._fixture_needs: dict[str, set[str]] = {}
+        """Fixture name -> what it asked of the target when it was set up (once per scope)."""
 
     def pytest_itemcollected(self, item: pytest.Item) -> None:
         template = _scenario_of(item)
@@ -250,6 +262,30 @@ class ChecklistRecorder:
             if example is not None:
                 example.outcome = "deselected"
                 example.message = "deselected by -m/-k: not run"
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_fixture_setup(
+        self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+    ) -> Generator[None, Any, Any]:
+        with NEEDS.frame() as noted:
+            try:
+                return (yield)
+            finally:
+                self._fixture_needs.setdefault(fixturedef.argname, set()).update(noted)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(
+        self, item: pytest.Item, nextitem: pytest.Item | None
+    ) -> Generator[None, Any, Any]:
+        with NEEDS.frame() as noted:
+            try:
+                return (yield)
+            finally:
+                example = self.example(item.nodeid)
+                if example is not None:
+                    for name in getattr(item, "fixturenames", ()):
+                        noted |= self._fixture_needs.get(name, set())
+                    example.needs = sorted(noted)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(

@@ -35,10 +35,19 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=str(PROJECT_ROOT / "reports" / "readiness.json"),
         help="the run to read (default: reports/readiness.json, written by readiness check)",
     )
+    parser.add_argument(
+        "--needs",
+        action="store_true",
+        help="print instead a Markdown table of every line and what it asked of the target in that run "
+        "(the README's table: run it on a full run of the embedded default, which gives every line "
+        "what it asks for)",
+    )
     parser.set_defaults(handler=checklist_map)
 
 
 def checklist_map(args: argparse.Namespace) -> int:
+    if args.needs:
+        return needs_table(Path(args.readiness_json))
     from readiness_harness.checklist.source import (
         GOOD_STATES,
         checklist_items,
@@ -72,4 +81,20 @@ def checklist_map(args: argparse.Namespace) -> int:
         f"\n{len(items)} lines in the checklist, {len(rows)} mapped to scenarios, {verified} verified or "
         f"attested against {target}{partial} ({path})"
     )
+    return 0
+
+
+def needs_table(path: Path) -> int:
+    from readiness_harness.checklist.needs_table import render_needs_table
+
+    try:
+        run = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        print(f"readiness map: {exc}", file=sys.stderr)
+        return 2
+    lines = run.get("lines", [])
+    if not lines:
+        print(f"readiness map: {path} records no line", file=sys.stderr)
+        return 2
+    print(render_needs_table(lines), end="")
     return 0

@@ -57,7 +57,7 @@ def signoffs(args: argparse.Namespace) -> int:
     today = date.today()
     try:
         attestations = load_attestations(Path(args.attestations))
-        waivers = load_waivers(Path(args.waivers))
+        waivers = load_waivers(Path(args.waivers), every_target=True)
         vulnerability_waivers = load_vulnerability_waivers(Path(args.waivers))
     except (SignoffFileError, SecurityReportError) as exc:
         print(f"readiness signoffs: {exc}", file=sys.stderr)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from readiness_harness.checklist.needs import note_gateway
 from readiness_harness.checklist.outcomes import not_applicable, not_measured
 from readiness_harness.gateways import tampering
 from readiness_harness.gateways.clients import Reply, WebhookClient
@@ -34,6 +35,7 @@ class GatewaySimulator:
         if gateway not in GATEWAYS:
             raise ValueError(f"unknown gateway {gateway!r}: use stripe, paypal or standard")
         name: GatewayName = gateway
+        note_gateway(name)
         if not self.target.uses(name):
             not_applicable(
                 f"the target does not use {name} (its gateways: {', '.join(self.target.gateways) or 'none'})"

@@ -41,16 +41,33 @@ def _date(value: object, where: str) -> date:
         raise SignoffFileError(f"{where}: {value!r} is not a date (YYYY-MM-DD)") from exc
 
 
+WAIVABLE_STATES = ("failed", "not measured")
+
+
 @dataclass(frozen=True)
 class Waiver:
     """Accepts one line, or one example of it (`example`: its label such as
-    `gateway=paypal`, a single value such as `paypal`, or a mapping of its columns)."""
+    `gateway=paypal`, a single value such as `paypal`, or a mapping of its columns), on
+    every target, or only on the one it names (`target`: `embedded` for the embedded
+    default, or a target URL)."""
 
     line: str
     reason: str
     owner: str
     expires: date
     example: str | dict[str, str] | None = None
+    target: str | None = None
+    accepts: tuple[str, ...] = WAIVABLE_STATES
+    """The example states it accepts (`when: not measured` limits it to those: a failure
+    then still fails the line)."""
+
+    def holds_for(self, target_url: str | None) -> bool:
+        """True when it applies to a run on `target_url` (None: the embedded default)."""
+        if self.target is None:
+            return True
+        if self.target == EMBEDDED_TARGET:
+            return target_url is None
+        return target_url is not None and self.target.rstrip("/") == target_url.rstrip("/")
 
     def expired(self, today: date) -> bool:
         return self.expires < today
@@ -70,7 +87,13 @@ class Waiver:
         return f"{self.line!r} example [{example}]"
 
 
-def load_waivers(path: Path) -> list[Waiver]:
+EMBEDDED_TARGET = "embedded"
+"""A waiver's `target` for the embedded default (the reference deployment the harness runs)."""
+
+
+def load_waivers(path: Path, target_url: str | None = None, *, every_target: bool = False) -> list[Waiver]:
+    """The waivers of `path` that hold for a run on `target_url` (None: the embedded
+    default), or all of them with `every_target`."""
     entries = _read_mapping(path).get("waivers") or []
     if not isinstance(entries, list):
         raise SignoffFileError(f"{path}: 'waivers' must be a list")
@@ -85,15 +108,23 @@ def load_waivers(path: Path) -> list[Waiver]:
         example = entry.get("example")
         if example is not None and not isinstance(example, str | dict):
             raise SignoffFileError(f"{where}: 'example' must be a label (gateway=paypal) or a mapping")
-        waivers.append(
-            Waiver(
-                str(entry["line"]),
-                str(entry["reason"]),
-                str(entry["owner"]),
-                _date(entry["expires"], where),
-                {str(k): str(v) for k, v in example.items()} if isinstance(example, dict) else example,
-            )
+        target = entry.get("target")
+        if target is not None and not (isinstance(target, str) and target.strip()):
+            raise SignoffFileError(f"{where}: 'target' must be '{EMBEDDED_TARGET}' or a target URL")
+        when = entry.get("when")
+        if when is not None and when not in WAIVABLE_STATES:
+            raise SignoffFileError(f"{where}: 'when' must be one of {', '.join(WAIVABLE_STATES)}")
+        waiver = Waiver(
+            str(entry["line"]),
+            str(entry["reason"]),
+            str(entry["owner"]),
+            _date(entry["expires"], where),
+            {str(k): str(v) for k, v in example.items()} if isinstance(example, dict) else example,
+            str(target).strip() if target is not None else None,
+            (str(when),) if when is not None else WAIVABLE_STATES,
         )
+        if every_target or waiver.holds_for(target_url):
+            waivers.append(waiver)
     return waivers
 
 

@@ -96,6 +96,7 @@ def _waiver_dict(waiver: Waiver) -> dict[str, Any]:
         "reason": waiver.reason,
         "owner": waiver.owner,
         "expires": waiver.expires.isoformat(),
+        **({"target": waiver.target} if waiver.target else {}),
     }
 
 
@@ -165,7 +166,7 @@ def judge(
                 (w for w in mine if w.example is not None and example.matches(w.example)), line_waiver
             )
             state = example.state
-            if waiver is not None and state in (FAILED, NOT_MEASURED):
+            if waiver is not None and state in waiver.accepts:
                 where = f" [{example.label}]" if example.label and waiver.example is not None else ""
                 if waiver.expired(today):
                     notes.append(

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from readiness_harness.checklist.needs import note_need
 from readiness_harness.checklist.outcomes import not_measured
 from readiness_harness.settings.secrets import Secrets, redact_url
 
@@ -46,7 +47,6 @@ CAPABILITIES: dict[str, Capability] = {
         Capability("alertmanager", "the target's Alertmanager", ("--alertmanager-url",)),
         Capability("logs", "the target's aggregated logs", ("--loki-url",)),
         Capability("drill_history", "the restore drill's history (history.jsonl)", ("--drill-history",)),
-        Capability("security_report", "the target's newest security scan report", ("--security-report",)),
         Capability("drill_workflow", "the target's scheduled restore-drill workflow", ("--drill-workflow",)),
         Capability("workflows", "the target's CI workflow files", ("--workflows", "--repository")),
         Capability(
@@ -144,6 +144,7 @@ class Target:
         known = CAPABILITIES.get(capability)
         if known is None:
             raise KeyError(f"unknown capability {capability!r}; known: {', '.join(sorted(CAPABILITIES))}")
+        note_need(capability)
         if capability in self.missing:
             not_measured(f"{known.what}: {self.missing[capability]}")
         value = self.provided.get(capability)
