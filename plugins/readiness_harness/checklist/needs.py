@@ -34,7 +34,8 @@ class NeedsLog:
         try:
             yield collected
         finally:
-            self._frames.remove(collected)
+            # by identity: two frames that noted the same things are equal sets
+            self._frames = [frame for frame in self._frames if frame is not collected]
 
 
 NEEDS = NeedsLog()
