@@ -23,6 +23,9 @@ RUN_TIMEOUT_S = 600.0
 UNUSED_PLUGINS = ("cacheprovider", "schemathesis", "hypothesispytest", "testinfra", "locust", "anyio")
 """pytest plugins installed for other tests that no checklist line uses: not loading them
 saves about a second of every run's start."""
+JUDGED_EXITS = (0, 1)
+"""pytest's exits for a run that judged every selected line (1: some failed); any other
+(interrupted, internal error, usage error, nothing collected) leaves lines unjudged."""
 TARGET_ENVIRONMENT = ("DATABASE_URL", "REDIS_URL", "BACKUP_PATH", "PG_BIN_DIR")
 """Variables the harness would read as the target's database, cache and backups."""
 
@@ -130,6 +133,11 @@ class Runner:
             with self.lock:
                 self.running.discard(process)
         shown = " ".join(command[3:])
+        if process.returncode not in JUDGED_EXITS or "INTERNALERROR" in out:
+            raise AssertionError(
+                f"the checklist run against {url} broke (exit {process.returncode}) instead of "
+                f"judging its lines; what it had recorded is not a verdict:\n{out[-3000:]}"
+            )
         if not readiness_json.is_file():
             raise AssertionError(
                 f"the checklist run against {url} (exit {process.returncode}) wrote no readiness.json:"
