@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 
 import pytest
 from campaign import Campaign
@@ -56,6 +57,8 @@ def test_the_correct_service_fails_no_line_and_verifies_every_catching_line(
         assert fragment in json.dumps([message for line in lines for message in line["messages"]]), (
             f"@{tag} failed on the single-instance deployment, but not for that: {run.describe(tag)}"
         )
+    counts = Counter(line["state"] for line in run.lines)
+    logger.info("the correct service's run: %d lines, %s", len(run.lines), dict(sorted(counts.items())))
     judged = [line for line in run.lines if not set(line["tags"]) & set(DEPLOYMENT_FINDINGS)]
     failed = {line["scenario"]: line["messages"][:3] for line in judged if line["state"] == "failed"}
     assert not failed, f"false alarms on the correct service: {failed}\nservice log: {outcome.service_log}"
