@@ -27,7 +27,10 @@ def _repository(folder: Path) -> Path:
     repository.mkdir()
     shutil.copy(PROJECT_ROOT / "README.md", repository / "README.md")
     shutil.copytree(PROJECT_ROOT / "docs", repository / "docs")
-    shutil.copytree(PROJECT_ROOT / "reference_service" / "monitoring", repository / "monitoring")
+    # where the rules' relative runbook links expect them (../../docs/runbooks)
+    shutil.copytree(
+        PROJECT_ROOT / "reference_service" / "monitoring", repository / "reference_service" / "monitoring"
+    )
     return repository
 
 
@@ -56,7 +59,9 @@ def runs(
 ) -> dict[str, CheckRun]:
     out = {}
     good = _repository(tmp_path_factory.mktemp("good"))
-    out["good"] = module_check(LINES, "--repository", str(good), "--alert-rules", str(good / "monitoring"))
+    out["good"] = module_check(
+        LINES, "--repository", str(good), "--alert-rules", str(good / "reference_service" / "monitoring")
+    )
 
     folder = tmp_path_factory.mktemp("first")
     broken = _repository(folder)
@@ -72,7 +77,7 @@ def runs(
         "--repository",
         str(broken),
         "--alert-rules",
-        str(broken / "monitoring"),
+        str(broken / "reference_service" / "monitoring"),
         "--openapi",
         str(_openapi(readiness_target, folder, drop="/metrics")),
     )
@@ -87,7 +92,7 @@ def runs(
         "--repository",
         str(broken),
         "--alert-rules",
-        str(broken / "monitoring"),
+        str(broken / "reference_service" / "monitoring"),
         "--openapi",
         str(_openapi(readiness_target, folder, version="0.0.0-old")),
     )
@@ -109,7 +114,7 @@ def test_the_repositorys_own_documents_pass_every_documentation_line(runs: dict[
 
 
 def test_an_alert_whose_runbook_page_is_missing_fails_the_runbooks_line(runs: dict[str, CheckRun]) -> None:
-    _fails(runs["first"], "runbooks", "RedisConnectionErrors: docs/runbooks/redis-connection-errors.md")
+    _fails(runs["first"], "runbooks", "RedisConnectionErrors: ../../docs/runbooks/redis-connection-errors.md")
 
 
 def test_a_runbook_page_that_names_no_checklist_line_fails_the_runbooks_line(

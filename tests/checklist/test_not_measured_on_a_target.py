@@ -25,6 +25,19 @@ NOT_GIVEN = {
 }
 
 
+NEEDED = {
+    "weekly_auto_drill": "drill_workflow",
+    "automated_deployment": "workflows",
+    "branch_protection": "repo_settings",
+    "security_scan": "security_report",
+    "redis_replication": "redis_replication",
+    "runbooks": "alert_rules",
+    "onboarding_guide": "repository",
+    "load_balancer_failover": "outages",
+}
+"""What some of these lines ask of the target: readiness.json records it (`needs`)."""
+
+
 @pytest.fixture(scope="module")
 def bare_run(module_check: RunCheck) -> CheckRun:
     """The reference service as a target, given its URL and secrets only."""
@@ -37,6 +50,13 @@ def test_a_line_without_its_option_is_not_measured_and_names_it(
 ) -> None:
     assert bare_run.state(tag) == "not measured", f"{tag}: {bare_run.message(tag)}"
     assert f"give {option} to measure it" in bare_run.message(tag)
+
+
+@pytest.mark.parametrize(("tag", "capability"), NEEDED.items(), ids=list(NEEDED))
+def test_readiness_json_records_what_a_line_asked_of_the_target(
+    bare_run: CheckRun, tag: str, capability: str
+) -> None:
+    assert capability in bare_run.line(tag)["needs"], bare_run.line(tag)
 
 
 def test_the_served_api_document_is_measured_without_an_option(bare_run: CheckRun) -> None:

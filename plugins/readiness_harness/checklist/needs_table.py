@@ -21,14 +21,18 @@ def _need_text(need: str) -> str | None:
     if need.startswith(GATEWAY_PREFIX):
         return None  # gateways are summed up in one phrase
     known = CAPABILITIES.get(need)
-    return f"`{known.option_text}`" if known else f"`{need}`"
+    options = known.options if known else (need,)
+    return " or ".join(f"`{option}`" if option.startswith("--") else option for option in options)
 
 
 def _gateway_text(gateways: set[str]) -> str:
     parts = [f"`{GATEWAY_SECRETS[name]}`" for name in ("standard", "stripe") if name in gateways]
     if "paypal" in gateways:
         parts.append("`--paypal-sandbox`")
-    return "signed deliveries (" + ", ".join(parts) + " for the gateways it uses)"
+    if len(gateways) == 1:
+        # a line about any payment sends the first gateway the target uses
+        return "signed deliveries of one gateway it uses (its secret, or `--paypal-sandbox`)"
+    return "signed deliveries of each gateway it uses (" + ", ".join(parts) + ")"
 
 
 def line_tags(line: dict[str, Any]) -> list[str]:
@@ -56,5 +60,9 @@ def render_needs_table(lines: list[dict[str, Any]]) -> str:
     for line in sorted(lines, key=lambda line: (line.get("feature_file", ""), line.get("line_number", 0))):
         tags = ", ".join(f"`@{tag}`" for tag in line_tags(line))
         needs = needs_text(line.get("needs", []))
+        if "attested" in line.get("tags", []):
+            needs = "a sign-off in `attestations.yml` (`--attestations`)"
+        elif "after_suites" in line.get("tags", []) and needs == NOTHING_MORE:
+            needs = "the lines it names, run in the same check"
         rows.append(f"| {_cell(line['area'])} | {_cell(line['scenario'])} | {tags} | {needs} |")
     return "\n".join(rows) + "\n"

@@ -228,6 +228,7 @@ class ChecklistRecorder:
         self.lines: dict[str, ChecklistLine] = {}
         self._example_of: dict[str, tuple[ChecklistLine, Example]] = {}
         self._fixture_needs: dict[str, set[str]] = {}
+        self._fixtures_used: dict[str, set[str]] = {}
         """Fixture name -> what it asked of the target when it was set up (once per scope)."""
 
     def pytest_itemcollected(self, item: pytest.Item) -> None:
@@ -283,9 +284,18 @@ class ChecklistRecorder:
             finally:
                 example = self.example(item.nodeid)
                 if example is not None:
-                    for name in getattr(item, "fixturenames", ()):
+                    for name in self._fixtures_used.pop(item.nodeid, set()):
                         noted |= self._fixture_needs.get(name, set())
                     example.needs = sorted(noted)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> None:
+        # Steps ask for their fixtures by name while they run (getfixturevalue), so
+        # item.fixturenames misses most; the item's request knows every one it set up
+        # or reused, until the protocol ends. (`_fixture_defs` is pytest's own, private.)
+        request = getattr(item, "_request", None)
+        used = set(getattr(request, "_fixture_defs", {}) or {}) | set(getattr(item, "fixturenames", ()))
+        self._fixtures_used[item.nodeid] = used
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(

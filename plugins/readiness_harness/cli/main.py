@@ -18,6 +18,7 @@ from readiness_harness.cli import (
     report,
     security_scan,
     serve,
+    serve_control,
     signoffs,
     weekly,
 )
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     serve.add_parser(commands)
+    serve_control.add_parser(commands)
     check.add_parser(commands)
     drill.add_parser(commands)
     report.add_parser(commands)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from readiness_harness.cli import interrupts
 from readiness_harness.settings.secrets import load_secrets, redact_url, write_env_file
+from readiness_harness.target.outages import EmbeddedOutageControl
+from readiness_harness.target.serve_control import ControlServer, write_hooks_file
 from readiness_harness.target.stack import embedded_stack, private_folder
 
 
@@ -37,6 +39,14 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=None,
         help="where to write the generated secrets (default: a private temporary folder, removed on stop)",
     )
+    parser.add_argument(
+        "--outage-hooks-file",
+        default=None,
+        metavar="PATH",
+        help="also write an outage hooks file (0600) for `readiness check --outage-hooks PATH "
+        "--allow-disruption`: its commands stop and start this deployment's PostgreSQL, Redis and "
+        "service process through a control socket only this user and root can reach; removed on stop",
+    )
     parser.set_defaults(handler=serve)
 
 
@@ -45,6 +55,9 @@ def serve(args: argparse.Namespace) -> int:
     secrets = load_secrets()
     folder = None if args.env_file else private_folder("readiness-serve-")
     env_file = Path(args.env_file) if args.env_file else folder / "secrets.env"  # type: ignore[operator]
+    hooks_file = Path(args.outage_hooks_file) if args.outage_hooks_file else None
+    control_folder = private_folder("readiness-serve-control-") if hooks_file else None
+    control: ControlServer | None = None
     try:
         with embedded_stack(
             secrets,
@@ -74,6 +87,13 @@ def serve(args: argparse.Namespace) -> int:
             print(f"PAYPAL_WEBHOOK_ID={secrets.paypal_webhook_id}")
             if deployment.ca_file is not None:
                 print(f"CA_BUNDLE={deployment.ca_file}")
+            if hooks_file is not None and control_folder is not None:
+                outages = EmbeddedOutageControl(deployment)
+                control = ControlServer(control_folder / "control.sock", outages)
+                control.start_serving()
+                write_hooks_file(hooks_file, control.path, outages.parts)
+                print(f"CONTROL_SOCKET={control.path}")
+                print(f"OUTAGE_HOOKS={hooks_file}  (readiness check --outage-hooks it --allow-disruption)")
             print(f"SECRETS_FILE={env_file}  (0600: {', '.join(generated) or 'nothing generated'})")
             print("ready; Ctrl-C or SIGTERM stops the service and the embedded servers", flush=True)
             while True:
@@ -85,6 +105,11 @@ def serve(args: argparse.Namespace) -> int:
             error,
         )
     finally:
-        if folder is not None:
-            shutil.rmtree(folder, ignore_errors=True)
+        if control is not None:
+            control.close()
+        if hooks_file is not None:
+            hooks_file.unlink(missing_ok=True)
+        for private in (folder, control_folder):
+            if private is not None:
+                shutil.rmtree(private, ignore_errors=True)
     return 0

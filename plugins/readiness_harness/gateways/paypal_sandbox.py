@@ -28,6 +28,7 @@ import hmac
 import json
 import logging
 import secrets
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -175,6 +176,13 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 256
     """A burst of concurrent deliveries verifies concurrently: the default backlog of 5
     would refuse connections under a 25-delivery storm (the service then answers 503)."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up before its answer (a service past its own timeout) is
+        its business, not a traceback on the run's console; anything else is reported."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class PayPalSandbox:
