@@ -14,7 +14,7 @@ import pytest
 from campaign import Campaign
 from variant_catalogue import DEPLOYMENT_FINDINGS, REFERENCE, VARIANTS, Variant, catching_tags
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("detection")]
 
 PASSING_STATES = {"verified", "attested", "not measured", "not applicable"}
 logger = logging.getLogger(__name__)
