@@ -39,7 +39,8 @@ def _edited(folder: Path, source: Path, old: str, new: str) -> Path:
 
 
 def _workflows(folder: Path, change: str | None = None) -> Path:
-    """A copy of the repository's workflows, ci.yml changed one way."""
+    """A copy of the repository's workflows, ci.yml changed one way (and weekly.yml, whose
+    scheduled review runs pip-audit, the same way for the security-scanning cases)."""
     target = folder / "workflows"
     target.mkdir()
     for path in WORKFLOWS.glob("*.yml"):
@@ -47,9 +48,12 @@ def _workflows(folder: Path, change: str | None = None) -> Path:
     ci_path = target / "ci.yml"
     if change == "actionlint":
         _edited(target, ci_path, "    needs: security\n", "    needs: scan\n")
+        runs_on = "    runs-on: ubuntu-latest\n"
+        _edited(target, target / "weekly.yml", runs_on, "    needs: scan\n" + runs_on)
     elif change is not None:
         ci = yaml.safe_load(ci_path.read_text())
         if change == "no security job":
+            (target / "weekly.yml").unlink()  # its scheduled review runs pip-audit too
             del ci["jobs"]["security"]
             del ci["jobs"]["readiness"]["needs"]
             ci["jobs"]["readiness"]["steps"] = [

@@ -50,7 +50,7 @@ def test_status_reports_database_redis_version_and_counts(webhook_client: Webhoo
         "webhooks",
         "error_sink",
     }
-    assert reply.body["error_sink"] is False, "no ERROR_SINK_URL on the embedded default"
+    assert reply.body["error_sink"] is True, "the embedded default reports errors to the harness's sink"
     assert reply.body["database"] == "ok"
     assert reply.body["redis"] == "ok"
     assert isinstance(reply.body["version"], str) and reply.body["version"]

@@ -42,8 +42,23 @@ NEEDS = NeedsLog()
 """The run's log: one pytest run records one example at a time."""
 
 
+NEEDS_ATTRIBUTE = "readiness_needs"
+"""Set on the exception that ends an example for want of a capability: a session fixture
+that failed so is not set up again (pytest re-raises that same exception to every later
+example that asks for it), so the recorder reads the need from the exception."""
+
+
 def note_need(capability: str) -> None:
     NEEDS.note(capability)
+
+
+def mark_needed(error: BaseException, capability: str) -> None:
+    setattr(error, NEEDS_ATTRIBUTE, capability)
+
+
+def needed_by(error: BaseException | None) -> str | None:
+    value = getattr(error, NEEDS_ATTRIBUTE, None)
+    return value if isinstance(value, str) else None
 
 
 def note_gateway(gateway: str) -> None:

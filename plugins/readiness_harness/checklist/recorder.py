@@ -18,7 +18,7 @@ from pytest_bdd.parser import ScenarioTemplate
 from pytest_bdd.scenario import scenario_wrapper_template_registry
 from pytest_bdd.utils import registry_get_safe
 
-from readiness_harness.checklist.needs import NEEDS
+from readiness_harness.checklist.needs import NEEDS, needed_by
 from readiness_harness.checklist.outcomes import (
     FAILED,
     NOT_APPLICABLE,
@@ -229,6 +229,7 @@ class ChecklistRecorder:
         self._example_of: dict[str, tuple[ChecklistLine, Example]] = {}
         self._fixture_needs: dict[str, set[str]] = {}
         self._fixtures_used: dict[str, set[str]] = {}
+        self._raised_needs: dict[str, set[str]] = {}
         """Fixture name -> what it asked of the target when it was set up (once per scope)."""
 
     def pytest_itemcollected(self, item: pytest.Item) -> None:
@@ -286,6 +287,7 @@ class ChecklistRecorder:
                 if example is not None:
                     for name in self._fixtures_used.pop(item.nodeid, set()):
                         noted |= self._fixture_needs.get(name, set())
+                    noted |= self._raised_needs.pop(item.nodeid, set())
                     example.needs = sorted(noted)
 
     @pytest.hookimpl(tryfirst=True)
@@ -302,6 +304,9 @@ class ChecklistRecorder:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
+        needed = needed_by(call.excinfo.value) if call.excinfo is not None else None
+        if needed is not None:
+            self._raised_needs.setdefault(item.nodeid, set()).add(needed)
         if report.failed and call.excinfo is not None:
             report.user_properties.append((MESSAGE_PROPERTY, first_line(call.excinfo)))
         return report

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from readiness_harness.checklist.needs import note_need
+from readiness_harness.checklist.needs import mark_needed, note_need
 from readiness_harness.checklist.outcomes import not_measured
 from readiness_harness.settings.secrets import Secrets, redact_url
 
@@ -145,11 +145,15 @@ class Target:
         if known is None:
             raise KeyError(f"unknown capability {capability!r}; known: {', '.join(sorted(CAPABILITIES))}")
         note_need(capability)
-        if capability in self.missing:
-            not_measured(f"{known.what}: {self.missing[capability]}")
-        value = self.provided.get(capability)
-        if value is None:
-            not_measured(f"this run was not given {known.what}", option=known.option_text)
+        try:
+            if capability in self.missing:
+                not_measured(f"{known.what}: {self.missing[capability]}")
+            value = self.provided.get(capability)
+            if value is None:
+                not_measured(f"this run was not given {known.what}", option=known.option_text)
+        except BaseException as error:  # the skip that ends the example as not measured
+            mark_needed(error, capability)
+            raise
         return value
 
     def describe(self) -> dict[str, Any]:
