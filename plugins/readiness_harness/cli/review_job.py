@@ -34,56 +34,26 @@ EXIT_BREACH = 1
 EXIT_USAGE = 2
 
 
+def _from_env(group: Any, flag: str, env: str, metavar: str, help_text: str) -> None:
+    """An option whose default is the environment variable `env` (named in its help)."""
+    group.add_argument(flag, default=os.environ.get(env), metavar=metavar, help=f"{help_text} [env {env}]")
+
+
 def add_arguments(parser: argparse.ArgumentParser, weekly: bool) -> None:
     where = parser.add_argument_group("the deployment (default: the embedded reference deployment)")
-    where.add_argument(
-        "--prometheus-url",
-        default=os.environ.get("READINESS_PROMETHEUS_URL"),
-        metavar="URL",
-        help="the deployment's Prometheus [env READINESS_PROMETHEUS_URL]",
-    )
-    where.add_argument(
-        "--alertmanager-url",
-        default=os.environ.get("READINESS_ALERTMANAGER_URL"),
-        metavar="URL",
-        help="its Alertmanager (active paging alerts) [env READINESS_ALERTMANAGER_URL]",
-    )
-    where.add_argument(
-        "--target-url",
-        default=os.environ.get("READINESS_TARGET_URL"),
-        metavar="URL",
-        help="the service's base URL (/status) [env READINESS_TARGET_URL]",
-    )
-    where.add_argument(
-        "--ca-bundle",
-        default=os.environ.get("READINESS_CA_BUNDLE"),
-        metavar="PATH",
-        help="CA bundle for an https target [env READINESS_CA_BUNDLE]",
-    )
-    where.add_argument(
-        "--loki-url",
-        default=os.environ.get("READINESS_LOKI_URL"),
-        metavar="URL",
-        help="its logs in Loki [env READINESS_LOKI_URL]",
-    )
+    _from_env(where, "--prometheus-url", "READINESS_PROMETHEUS_URL", "URL", "the deployment's Prometheus")
+    _from_env(where, "--alertmanager-url", "READINESS_ALERTMANAGER_URL", "URL", "its Alertmanager")
+    _from_env(where, "--target-url", "READINESS_TARGET_URL", "URL", "the service's base URL (/status)")
+    _from_env(where, "--ca-bundle", "READINESS_CA_BUNDLE", "PATH", "CA bundle for an https target")
+    _from_env(where, "--loki-url", "READINESS_LOKI_URL", "URL", "its logs in Loki")
     where.add_argument(
         "--loki-selector",
         default=os.environ.get("READINESS_LOKI_SELECTOR", '{job=~".+"}'),
         metavar="SELECTOR",
         help="LogQL stream selector of the service's logs",
     )
-    where.add_argument(
-        "--log-file",
-        default=os.environ.get("LOG_FILE"),
-        metavar="PATH",
-        help="its logs as a JSON-lines file instead of Loki [env LOG_FILE]",
-    )
-    where.add_argument(
-        "--backup-path",
-        default=os.environ.get("BACKUP_PATH"),
-        metavar="PATH",
-        help="the backup folder [env BACKUP_PATH]",
-    )
+    _from_env(where, "--log-file", "LOG_FILE", "PATH", "its logs as a JSON-lines file instead of Loki")
+    _from_env(where, "--backup-path", "BACKUP_PATH", "PATH", "the backup folder")
     where.add_argument(
         "--backup-retention",
         type=int,
@@ -99,11 +69,12 @@ def add_arguments(parser: argparse.ArgumentParser, weekly: bool) -> None:
         "default reports/drill]",
     )
     if weekly:
-        where.add_argument(
+        _from_env(
+            where,
             "--security-report",
-            default=os.environ.get("READINESS_SECURITY_REPORT"),
-            metavar="FILE",
-            help="the newest security scan (pip-audit or bandit JSON) [env READINESS_SECURITY_REPORT]",
+            "READINESS_SECURITY_REPORT",
+            "PATH",
+            "the newest security scan: pip-audit or bandit JSON, or a folder of them",
         )
         where.add_argument(
             "--capacity-rps",
@@ -125,6 +96,20 @@ def add_arguments(parser: argparse.ArgumentParser, weekly: bool) -> None:
         metavar="DIR",
         help="the checklist, whose monitoring tables hold the thresholds",
     )
+
+
+def _latency_visible(prometheus: Any, since: float) -> bool:
+    """Wait until the latency of the synthetic captures is there the way the reviews read
+    it (the same measurement over a window from `since` to now), at most SCRAPE_WAIT_S."""
+    from readiness_harness.monitoring.embedded import SERVICE_JOB
+    from readiness_harness.monitoring.keymetrics import Window, p99_latency
+
+    deadline = time.monotonic() + SCRAPE_WAIT_S
+    while time.monotonic() < deadline:
+        if p99_latency(prometheus, Window(since, time.time()), SERVICE_JOB).value is not None:
+            return True
+        time.sleep(0.5)
+    return False
 
 
 def _print(text: str) -> None:
@@ -189,13 +174,8 @@ def embedded_sources(args: argparse.Namespace, kind: str) -> Iterator[tuple[Any,
             answers[reply.status_code] = answers.get(reply.status_code, 0) + 1
         # Prometheus must have scraped the burst before the reviews read it: on a loaded
         # machine a fixed pause is not enough, so wait for the counts themselves.
-        scraped = monitoring.prometheus().wait_for(
-            f'sum(webhook_latency_seconds_count{{job="cardpack"}}) >= {SYNTHETIC_CAPTURES}',
-            timeout=SCRAPE_WAIT_S,
-        )
-        if not scraped:
+        if not _latency_visible(monitoring.prometheus(), monitoring.started_at):
             _print(f"[{kind}] Prometheus had not scraped the synthetic captures after {SCRAPE_WAIT_S:.0f} s")
-        time.sleep(3)  # the reviews' windows end on a whole (clock) minute: let one more pass
         done: dict[str, Any] = {
             "deployment": "the embedded reference deployment (started for this job)",
             "synthetic traffic": f"{SYNTHETIC_CAPTURES + 2} deliveries sent by the job, answered {answers}",
