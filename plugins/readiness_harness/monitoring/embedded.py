@@ -187,6 +187,8 @@ class EmbeddedMonitoring:
         self.prometheus_port = free_port()
         self.alertmanager_port = free_port()
         self.started_at = 0.0
+        """The timestamp of Prometheus's first complete scrape of the service: where the
+        run's window starts (nothing sent after `start()` returned is in that scrape)."""
 
     # ---- what the lines use
     @property
@@ -231,11 +233,10 @@ class EmbeddedMonitoring:
             self._write_web_config()
             self._start_alertmanager()
             self.watch_textfiles(self.textfile_dir)
-            self._start_prometheus()
+            self.started_at = self._start_prometheus()
         except BaseException:
             self.stop()
             raise
-        self.started_at = time.time()
         logger.info("embedded monitoring ready in %.1fs", time.monotonic() - started)
         return self
 
@@ -374,7 +375,7 @@ class EmbeddedMonitoring:
             ],
         }
 
-    def _start_prometheus(self) -> None:
+    def _start_prometheus(self) -> float:
         rules_dir = self.folder / "rules"
         rules_dir.mkdir()
         for index, rule_file in enumerate(self.rule_files):
@@ -411,6 +412,10 @@ class EmbeddedMonitoring:
                     f"{[t.get('lastError') for t in client.targets()]}"
                 )
             time.sleep(0.2)
+        # The window of the run starts at that scrape, to the millisecond: it is complete
+        # in the TSDB (its `up` is), so nothing sent from now on is in it.
+        first_scrape = client.scalar(f'timestamp(up{{job="{SERVICE_JOB}"}})')
+        return first_scrape if first_scrape is not None else time.time()
 
     def logs(self) -> dict[str, str]:
         """The tail of every server's log (for a failing line's message)."""

@@ -27,13 +27,25 @@ class Window:
 
     @property
     def seconds(self) -> int:
-        """Whole seconds, rounded down: the window never reaches back before its start
-        (before Prometheus began to scrape, on the embedded default)."""
+        """Whole seconds, rounded down (for reading; queries use `range`)."""
         return max(1, math.floor(self.end - self.start))
 
     @property
+    def milliseconds(self) -> int:
+        """The window's length as Prometheus sees it, rounded down to the millisecond from
+        the end a query is evaluated at (`at=window.end` is sent in milliseconds). Rounded
+        down so that `offset` never reaches back before the start (before Prometheus began
+        to scrape, on the embedded default), and to the millisecond, not the second, so
+        that it does not reach up to a second into the window either: a short window whose
+        start was read a second late would count the traffic in it as already there."""
+        # rounded to the microsecond first, so float noise (1829.9999997) does not lose a ms
+        return max(1, math.floor(round((round(self.end, 3) - self.start) * 1000, 3)))
+
+    @property
     def range(self) -> str:
-        return f"{self.seconds}s"
+        """The length as a PromQL duration: whole seconds when it is, milliseconds otherwise."""
+        ms = self.milliseconds
+        return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
 
 
 def delta(selector: str, window: Window, by: str = "") -> str:
