@@ -11,7 +11,10 @@ One connection does all three, which saves the drill two module runs.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.readiness_pg import NO_DRIVER, connect, connection_arguments, identifier
 
 DOCUMENTATION = r"""
 module: readiness_pg_counts
@@ -41,33 +44,15 @@ TABLES = (
 )
 
 
-def _identifier(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def counts(params: dict[str, object]) -> dict[str, object]:
-    kwargs = {
-        key: params[key]
-        for key in ("host", "port", "user", "dbname", "sslmode", "application_name", "connect_timeout")
-    }
-    if params["password"]:
-        kwargs["password"] = params["password"]
-    try:
-        import psycopg
-
-        conn = psycopg.connect(autocommit=True, **kwargs)
-    except ImportError:
-        import psycopg2
-
-        conn = psycopg2.connect(**kwargs)
-        conn.autocommit = True
+    conn: Any = connect(params)
     try:
         cursor = conn.cursor()
         cursor.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         cursor.execute(TABLES)
         result: dict[str, int] = {}
         for schema, name in cursor.fetchall():
-            cursor.execute(f"SELECT count(*) FROM {_identifier(schema)}.{_identifier(name)}")  # noqa: S608 - quoted identifiers from pg_class
+            cursor.execute(f"SELECT count(*) FROM {identifier(schema)}.{identifier(name)}")  # noqa: S608 - quoted identifiers from pg_class
             result[f"{schema}.{name}"] = int(cursor.fetchone()[0])
         row = None
         if params["query"]:
@@ -96,27 +81,16 @@ def counts(params: dict[str, object]) -> dict[str, object]:
 
 def main() -> None:
     module = AnsibleModule(
-        argument_spec={
-            "host": {"type": "str", "required": True},
-            "port": {"type": "int", "default": 5432},
-            "user": {"type": "str", "required": True},
-            "password": {"type": "str", "default": "", "no_log": True},
-            "dbname": {"type": "str", "required": True},
-            "sslmode": {"type": "str", "default": "prefer"},
-            "application_name": {"type": "str", "default": "readiness-harness"},
-            "connect_timeout": {"type": "int", "default": 10},
-            "query": {"type": "str", "default": ""},
-            "write_statements": {"type": "list", "elements": "str", "default": []},
-        },
+        argument_spec=connection_arguments(
+            query={"type": "str", "default": ""},
+            write_statements={"type": "list", "elements": "str", "default": []},
+        ),
         supports_check_mode=True,
     )
     try:
         module.exit_json(changed=False, **counts(module.params))
     except ImportError:
-        module.fail_json(
-            msg="the host's Python has neither psycopg nor psycopg2: install python3-psycopg2 "
-            "(Debian/Ubuntu) or `pip install psycopg[binary]` into the ansible_python_interpreter"
-        )
+        module.fail_json(msg=NO_DRIVER)
     except Exception as exc:
         module.fail_json(msg=f"{type(exc).__name__}: {str(exc).strip()}")
 

@@ -22,8 +22,10 @@ import os
 import re
 import subprocess
 import time
+from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.readiness_pg import NO_DRIVER, connect, connection_arguments, identifier
 
 DOCUMENTATION = r"""
 module: readiness_pg_dump
@@ -59,34 +61,6 @@ size_bytes: {description: Archive size, returned: success, type: int}
 sha256: {description: Archive checksum, returned: success, type: str}
 manifest: {description: The manifest (counts, snapshot, cluster identity), returned: success, type: dict}
 """
-
-
-def _connect(params: dict[str, object]) -> object:
-    kwargs = {
-        "host": params["host"],
-        "port": params["port"],
-        "user": params["user"],
-        "dbname": params["dbname"],
-        "sslmode": params["sslmode"],
-        "application_name": params["application_name"],
-        "connect_timeout": params["connect_timeout"],
-    }
-    if params["password"]:
-        kwargs["password"] = params["password"]
-    try:
-        import psycopg
-
-        return psycopg.connect(autocommit=True, **kwargs)
-    except ImportError:
-        import psycopg2
-
-        conn = psycopg2.connect(**kwargs)
-        conn.autocommit = True  # the transaction is opened explicitly, with its isolation level
-        return conn
-
-
-def _identifier(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _environment(params: dict[str, object]) -> dict[str, str]:
@@ -177,7 +151,7 @@ def run(module: AnsibleModule) -> dict[str, object]:
     written: list[str] = []
     env = _environment(params)
     started = time.time()
-    conn = _connect(params)
+    conn: Any = connect(params)
     try:
         cursor = conn.cursor()
         cursor.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
@@ -211,7 +185,7 @@ def run(module: AnsibleModule) -> dict[str, object]:
         counts: dict[str, int] = {}
         try:
             for schema, name in tables:  # in the exported snapshot, while pg_dump runs
-                cursor.execute(f"SELECT count(*) FROM {_identifier(schema)}.{_identifier(name)}")  # noqa: S608 - quoted identifiers from pg_class
+                cursor.execute(f"SELECT count(*) FROM {identifier(schema)}.{identifier(name)}")  # noqa: S608 - quoted identifiers from pg_class
                 counts[f"{schema}.{name}"] = int(cursor.fetchone()[0])
         finally:
             _, stderr = dump.communicate()
@@ -271,33 +245,22 @@ def run(module: AnsibleModule) -> dict[str, object]:
 
 def main() -> None:
     module = AnsibleModule(
-        argument_spec={
-            "host": {"type": "str", "required": True},
-            "port": {"type": "int", "default": 5432},
-            "user": {"type": "str", "required": True},
-            "password": {"type": "str", "default": "", "no_log": True},
-            "dbname": {"type": "str", "required": True},
-            "sslmode": {"type": "str", "default": "prefer"},
-            "application_name": {"type": "str", "default": "readiness-harness"},
-            "pg_bin_dir": {"type": "path", "required": True},
-            "dest": {"type": "path", "required": True},
-            "extra_args": {"type": "list", "elements": "str", "default": []},
-            "checksum": {"type": "bool", "default": True},
-            "manifest": {"type": "bool", "default": True},
-            "connect_timeout": {"type": "int", "default": 10},
-            "create_folder": {"type": "bool", "default": False},
-            "keep": {"type": "int", "default": 0},
-            "prune_pattern": {"type": "str", "default": ""},
-        },
+        argument_spec=connection_arguments(
+            pg_bin_dir={"type": "path", "required": True},
+            dest={"type": "path", "required": True},
+            extra_args={"type": "list", "elements": "str", "default": []},
+            checksum={"type": "bool", "default": True},
+            manifest={"type": "bool", "default": True},
+            create_folder={"type": "bool", "default": False},
+            keep={"type": "int", "default": 0},
+            prune_pattern={"type": "str", "default": ""},
+        ),
         supports_check_mode=True,
     )
     try:
         result = run(module)
     except ImportError:
-        module.fail_json(
-            msg="the host's Python has neither psycopg nor psycopg2: install python3-psycopg2 "
-            "(Debian/Ubuntu) or `pip install psycopg[binary]` into the ansible_python_interpreter"
-        )
+        module.fail_json(msg=NO_DRIVER)
     except Exception as exc:
         module.fail_json(msg=f"{type(exc).__name__}: {str(exc).strip()}")
     module.exit_json(**result)

@@ -20,8 +20,10 @@ import os
 import re
 import subprocess
 import sys
+from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.readiness_pg import connect, connection_arguments
 
 DOCUMENTATION = r"""
 module: readiness_pg_probe
@@ -34,6 +36,7 @@ options:
   dbname: {type: str, required: true, description: Database to connect to.}
   sslmode: {type: str, default: prefer, description: libpq sslmode.}
   application_name: {type: str, default: readiness-harness, description: application_name.}
+  connect_timeout: {type: int, default: 10, description: Seconds to wait for the server.}
   python_modules: {type: list, elements: list, default: [], description: Alternatives that must import.}
   find_binaries: {type: bool, default: true, description: Look for client binaries.}
   bin_dir: {type: str, default: "", description: The folder to use; empty searches PATH, then search_dirs.}
@@ -50,16 +53,8 @@ QUERY = (
 
 
 def _server(params: dict[str, object]) -> dict[str, object]:
-    kwargs = {key: params[key] for key in ("host", "port", "user", "dbname", "sslmode", "application_name")}
-    kwargs["connect_timeout"] = 10
-    if params["password"]:
-        kwargs["password"] = params["password"]
     try:
-        import psycopg as driver
-    except ImportError:
-        import psycopg2 as driver
-    try:
-        conn = driver.connect(**kwargs)
+        conn: Any = connect(params)
     except Exception as exc:
         return {"connected": False, "error": str(exc).strip()}
     try:
@@ -111,20 +106,13 @@ def _binaries(params: dict[str, object], major: int) -> dict[str, object]:
 
 def main() -> None:
     module = AnsibleModule(
-        argument_spec={
-            "host": {"type": "str", "required": True},
-            "port": {"type": "int", "default": 5432},
-            "user": {"type": "str", "required": True},
-            "password": {"type": "str", "default": "", "no_log": True},
-            "dbname": {"type": "str", "required": True},
-            "sslmode": {"type": "str", "default": "prefer"},
-            "application_name": {"type": "str", "default": "readiness-harness"},
-            "python_modules": {"type": "list", "elements": "list", "default": []},
-            "find_binaries": {"type": "bool", "default": True},
-            "bin_dir": {"type": "str", "default": ""},
-            "search_dirs": {"type": "list", "elements": "str", "default": []},
-            "required_binaries": {"type": "list", "elements": "str", "default": []},
-        },
+        argument_spec=connection_arguments(
+            python_modules={"type": "list", "elements": "list", "default": []},
+            find_binaries={"type": "bool", "default": True},
+            bin_dir={"type": "str", "default": ""},
+            search_dirs={"type": "list", "elements": "str", "default": []},
+            required_binaries={"type": "list", "elements": "str", "default": []},
+        ),
         supports_check_mode=True,
     )
     params = module.params
