@@ -414,7 +414,7 @@ class EmbeddedMonitoring:
             time.sleep(0.2)
         # The window of the run starts at that scrape, to the millisecond: it is complete
         # in the TSDB (its `up` is), so nothing sent from now on is in it.
-        first_scrape = client.scalar(f'timestamp(up{{job="{SERVICE_JOB}"}})')
+        first_scrape = client.scalar(f'max(timestamp(up{{job="{SERVICE_JOB}"}}))')
         return first_scrape if first_scrape is not None else time.time()
 
     def logs(self) -> dict[str, str]:
