@@ -8,9 +8,7 @@ Tests ask for a variant's outcome and wait only for that one.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +20,7 @@ from types import ModuleType
 from typing import Any
 
 from checklist_runs import ChecklistRun, Runner
+from module_by_path import load_module
 from variant_catalogue import Variant
 from variant_deployment import ForkServer, VariantDeployment
 
@@ -33,16 +32,8 @@ LOAD_DEFECTS = Path(__file__).parents[1] / "load" / "defects.py"
 
 
 def _load_defects() -> ModuleType:
-    """tests/load/defects.py (the proxy that adds one defect on the wire), by its path:
-    test folders are not packages."""
-    module = sys.modules.get("readiness_load_defects")
-    if module is None:
-        spec = importlib.util.spec_from_file_location("readiness_load_defects", LOAD_DEFECTS)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-    return module
+    """tests/load/defects.py: the proxy that adds one defect on the wire."""
+    return load_module("readiness_load_defects", LOAD_DEFECTS)
 
 
 @dataclass(frozen=True)

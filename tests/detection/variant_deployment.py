@@ -17,7 +17,6 @@ FOLDER/state.json, 0600 in a 0700 folder.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import os
 import re
@@ -34,6 +33,7 @@ from typing import Any
 
 import httpx
 import yaml
+from module_by_path import load_module
 from variant_catalogue import SqlEdit, Variant
 
 from readiness_harness.target.embedded import (
@@ -172,15 +172,8 @@ def cache_url(cache: dict[str, Any]) -> str:
 
 
 def _target_ctl() -> ModuleType:
-    """tests/target/deployment_ctl.py, by its path (test folders are not packages)."""
-    module = sys.modules.get("readiness_target_ctl")
-    if module is None:
-        spec = importlib.util.spec_from_file_location("readiness_target_ctl", TARGET_CTL)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-    return module
+    """tests/target/deployment_ctl.py: starts and stops the deployment's own PostgreSQL."""
+    return load_module("readiness_target_ctl", TARGET_CTL)
 
 
 def start_database(state: dict[str, Any]) -> None:
